@@ -1,7 +1,79 @@
 // Entry point of the kraken-sim executable.
+using System.Globalization;
+using System.Reflection;
+using Kraken.Tree.State;
+using Kraken.Tree.StateFiles;
+
 namespace Kraken.Sim;
 
 internal static class Program
 {
-    private static int Main(string[] args) => args.Length >= 0 ? 0 : 1;
+    private const string EmbeddedCluster = "Kraken.Sim.cluster-3tier.json";
+
+    private static int Main(string[] args)
+    {
+        var path = args.Length switch
+        {
+            0 => null,
+            2 when args[0] == "show" => args[1],
+            _ => throw Usage(),
+        };
+
+        var store = new StateStore();
+        try
+        {
+            var result = path is null ? ImportEmbedded(store) : StateFileImporter.ImportFile(store, path);
+            foreach (var w in result.Warnings)
+            {
+                Console.Error.WriteLine($"warning: {w}");
+            }
+        }
+        catch (StateFileException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 1;
+        }
+
+        PrintTree(store, path ?? "embedded example cluster (examples/cluster-3tier.json)");
+        return 0;
+    }
+
+    private static ImportResult ImportEmbedded(StateStore store)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(EmbeddedCluster)
+            ?? throw new InvalidOperationException($"resource {EmbeddedCluster} is missing");
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return StateFileImporter.Import(store, memory.ToArray());
+    }
+
+    private static ArgumentException Usage() => new("usage: kraken-sim [show STATE-FILE]");
+
+    private static void PrintTree(StateStore store, string source)
+    {
+        var nodes = store.Snapshot(StateView.Cfg);
+        var children = nodes.Where(n => n.ParentId is not null).ToLookup(n => n.ParentId!.Value);
+        var roots = nodes.Where(n => n.ParentId is null || !store.Contains(n.ParentId.Value)).ToList();
+        Console.WriteLine($"Cluster from {source}: {nodes.Length} nodes, {roots.Count} root(s)");
+        Console.WriteLine();
+        foreach (var root in roots)
+        {
+            Print(root, 0);
+        }
+
+        void Print(NodeRecord node, int depth)
+        {
+            var ip = node.Get("/Extensions/IPv4/Interfaces/kraken/Ip");
+            var power = node.Get("/Extensions/Power/Driver");
+            var backups = node.BackupParents.IsEmpty
+                ? string.Empty
+                : " backup " + string.Join(',', node.BackupParents.Select(b => store.Get(StateView.Cfg, b)?.Nodename ?? b.ToString()));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{new string(' ', depth * 2)}{node.Nodename ?? node.Id.ToString(),-8} {node.Id}  {ip,-13} run={node.Get("/RunState"),-5} power={(power.IsSet ? power : "-"),-6}{backups}".TrimEnd()));
+            foreach (var child in children[node.Id].OrderBy(c => c.Nodename, StringComparer.Ordinal))
+            {
+                Print(child, depth + 1);
+            }
+        }
+    }
 }

@@ -136,6 +136,7 @@ public sealed class StateUrl
             UrlKind.Extension => record.GetExtension(ExtensionIndex) is not null,
             UrlKind.Service => record.FindService(Key!) is not null,
             UrlKind.Services => record.Services.Length > 0,
+            UrlKind.ExtensionField when Field!.IsMap => Parent!.ResolveMessage(record) is { } owner && ((IDictionary)Field.Accessor.GetValue(owner)).Count > 0,
             _ => ResolveMessage(record) is not null,
         };
     }
@@ -151,7 +152,7 @@ public sealed class StateUrl
         if (Kind == UrlKind.MapEntry)
         {
             // A map with scalar values: the entry itself is the leaf.
-            var owner = Parent!.ResolveMessage(record);
+            var owner = Parent!.Parent!.ResolveMessage(record);
             if (owner is null)
             {
                 return default;
@@ -175,11 +176,12 @@ public sealed class StateUrl
                 return record.GetExtension(ExtensionIndex);
             case UrlKind.Service:
                 return record.FindService(Key!);
-            case UrlKind.ExtensionField:
+            case UrlKind.ExtensionField when !Field!.IsMap:
                 var owner = Parent!.ResolveMessage(record);
-                return owner is null ? null : (IMessage?)Field!.Accessor.GetValue(owner);
+                return owner is null ? null : (IMessage?)Field.Accessor.GetValue(owner);
             case UrlKind.MapEntry:
-                var mapOwner = Parent!.ResolveMessage(record);
+                // The parent is the map field; the message holding the map is one further up.
+                var mapOwner = Parent!.Parent!.ResolveMessage(record);
                 if (mapOwner is null)
                 {
                     return null;
@@ -195,6 +197,11 @@ public sealed class StateUrl
 
     internal static StateValue ReadField(IMessage message, FieldDescriptor field, StateValueType type)
     {
+        if (FieldReader.For(field) is { } reader)
+        {
+            return reader.Read(message, type);
+        }
+
         if (field.HasPresence && !field.Accessor.HasValue(message))
         {
             return default;
