@@ -10,14 +10,23 @@ internal static class Program
 {
     private const string EmbeddedCluster = "Kraken.Sim.cluster-3tier.json";
 
-    private static int Main(string[] args)
+    private static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    internal static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var path = args.Length switch
+        string? path;
+        switch (args)
         {
-            0 => null,
-            2 when args[0] == "show" => args[1],
-            _ => throw Usage(),
-        };
+            case []:
+                path = null;
+                break;
+            case ["show", var file]:
+                path = file;
+                break;
+            default:
+                stderr.WriteLine("usage: kraken-sim [show STATE-FILE]");
+                return 2;
+        }
 
         var store = new StateStore();
         try
@@ -25,16 +34,16 @@ internal static class Program
             var result = path is null ? ImportEmbedded(store) : StateFileImporter.ImportFile(store, path);
             foreach (var w in result.Warnings)
             {
-                Console.Error.WriteLine($"warning: {w}");
+                stderr.WriteLine($"warning: {w}");
             }
         }
         catch (StateFileException ex)
         {
-            Console.Error.WriteLine(ex.Message);
+            stderr.WriteLine(ex.Message);
             return 1;
         }
 
-        PrintTree(store, path ?? "embedded example cluster (examples/cluster-3tier.json)");
+        PrintTree(stdout, store, path ?? "embedded example cluster (examples/cluster-3tier.json)");
         return 0;
     }
 
@@ -47,15 +56,13 @@ internal static class Program
         return StateFileImporter.Import(store, memory.ToArray());
     }
 
-    private static ArgumentException Usage() => new("usage: kraken-sim [show STATE-FILE]");
-
-    private static void PrintTree(StateStore store, string source)
+    private static void PrintTree(TextWriter stdout, StateStore store, string source)
     {
         var nodes = store.Snapshot(StateView.Cfg);
         var children = nodes.Where(n => n.ParentId is not null).ToLookup(n => n.ParentId!.Value);
         var roots = nodes.Where(n => n.ParentId is null || !store.Contains(n.ParentId.Value)).ToList();
-        Console.WriteLine($"Cluster from {source}: {nodes.Length} nodes, {roots.Count} root(s)");
-        Console.WriteLine();
+        stdout.WriteLine($"Cluster from {source}: {nodes.Length} nodes, {roots.Count} root(s)");
+        stdout.WriteLine();
         foreach (var root in roots)
         {
             Print(root, 0);
@@ -68,8 +75,9 @@ internal static class Program
             var backups = node.BackupParents.IsEmpty
                 ? string.Empty
                 : " backup " + string.Join(',', node.BackupParents.Select(b => store.Get(StateView.Cfg, b)?.Nodename ?? b.ToString()));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{new string(' ', depth * 2)}{node.Nodename ?? node.Id.ToString(),-8} {node.Id}  {ip,-13} run={node.Get("/RunState"),-5} power={(power.IsSet ? power : "-"),-6}{backups}".TrimEnd()));
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"{new string(' ', depth * 2)}{node.Nodename ?? node.Id.ToString(),-8} {node.Id}  {ip,-13} run={node.Get("/RunState"),-5} power={(power.IsSet ? power : "-"),-6}{backups}");
+            stdout.WriteLine(line.TrimEnd());
             foreach (var child in children[node.Id].OrderBy(c => c.Nodename, StringComparer.Ordinal))
             {
                 Print(child, depth + 1);
