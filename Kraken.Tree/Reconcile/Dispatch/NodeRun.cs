@@ -55,5 +55,10 @@ internal sealed class ModuleSlot(IReconcileModule module, int limit)
 
     public int InFlight { get; set; }
 
+    /// <summary>False while the module says it cannot take requests (starting up); its steps queue meanwhile.</summary>
+    public bool Available { get; set; } = true;
+
+    public bool HasRoom => Available && InFlight < Limit;
+
     public Queue<(NodeRun Run, int Generation)> Waiting { get; } = new();
 }

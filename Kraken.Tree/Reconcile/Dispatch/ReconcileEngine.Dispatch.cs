@@ -20,7 +20,7 @@ public sealed partial class ReconcileEngine
         }
 
         var slot = _slots[m.Module];
-        if (slot.InFlight >= slot.Limit)
+        if (!slot.HasRoom)
         {
             run.Status = ReconcileStatus.Queued;
             slot.Waiting.Enqueue((run, run.Generation));
@@ -101,7 +101,7 @@ public sealed partial class ReconcileEngine
     /// <summary>Dispatches queued steps while the module has free slots; stale entries (re-planned, deleted) are skipped.</summary>
     private void PumpQueue(ModuleSlot slot)
     {
-        while (!_frozen && slot.InFlight < slot.Limit && slot.Waiting.TryDequeue(out var entry))
+        while (!_frozen && slot.HasRoom && slot.Waiting.TryDequeue(out var entry))
         {
             var run = entry.Run;
             if (run.Removed || run.Generation != entry.Generation || run.Status != ReconcileStatus.Queued)
@@ -116,6 +116,13 @@ public sealed partial class ReconcileEngine
 
             Dispatch(run, slot, cfg, dsc);
         }
+    }
+
+    private void SetAvailable(string module, bool available)
+    {
+        var slot = _slots[module];
+        slot.Available = available;
+        PumpQueue(slot);
     }
 
     private void OnReportedFailure(MutationRequest request, string reason)

@@ -217,6 +217,8 @@ public sealed partial class ReconcileEngine : IDisposable
 
         public void Discover(NodeId node, string url, string value) => engine.Discover(module, node, url, value);
 
+        public void SetAvailable(bool available) => engine._executor.Post(() => engine.SetAvailable(module, available));
+
         public void ReportFailure(MutationRequest request, string reason)
         {
             ArgumentNullException.ThrowIfNull(request);

@@ -49,4 +49,11 @@ public interface IReconcileHost
     /// Ignored when the request is no longer the node's current step.
     /// </summary>
     void ReportFailure(MutationRequest request, string reason);
+
+    /// <summary>
+    /// Says whether the module can take requests (a module is available unless it says otherwise). While it is
+    /// not (still opening its sockets, say), its steps wait in its queue, without timing out, and are dispatched
+    /// once it becomes available: the in-process counterpart of the original's "wait for the service to run".
+    /// </summary>
+    void SetAvailable(bool available);
 }
