@@ -34,6 +34,12 @@ internal sealed class FakeModule(ModuleDeclaration declaration, TimeProvider tim
 
     public int Active => _active.Values.Sum();
 
+    /// <summary>The most requests this module had in flight at once, over all nodes.</summary>
+    public int MaxActive { get; private set; }
+
+    /// <summary>When set, called for each request instead of confirming it (the test drives the module).</summary>
+    public Action<MutationRequest>? OnRequest { get; set; }
+
     public void Attach(IReconcileHost host) => Host = host;
 
     public void OnMutationRequest(MutationRequest request)
@@ -42,11 +48,18 @@ internal sealed class FakeModule(ModuleDeclaration declaration, TimeProvider tim
         log.Add($"{request.MutationId}@{request.Node}");
         _active[request.Node] = _active.GetValueOrDefault(request.Node) + 1;
         MaxActivePerNode = Math.Max(MaxActivePerNode, _active[request.Node]);
+        MaxActive = Math.Max(MaxActive, Active);
         request.Interrupted.Register(() =>
         {
             Interrupts.Add(request);
             Done(request);
         });
+        if (OnRequest is { } handler)
+        {
+            handler(request);
+            return;
+        }
+
         if (Ignore.Contains(request.MutationId))
         {
             return;

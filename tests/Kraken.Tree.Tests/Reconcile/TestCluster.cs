@@ -47,7 +47,11 @@ internal sealed class TestCluster : IDisposable
     {
         var id = NodeId.FromName(name);
         var c = NodeRecord.Empty(id, Store.Schema).Edit();
-        c.Set(Store.Schema.ParentId, StateValue.FromNodeId(Self));
+        if (id != Self)
+        {
+            c.Set(Store.Schema.ParentId, StateValue.FromNodeId(Self));
+        }
+
         Apply(c, cfg);
         var d = NodeRecord.Empty(id, Store.Schema).Edit();
         Apply(d, dsc ?? []);
