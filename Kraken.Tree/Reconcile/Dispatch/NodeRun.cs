@@ -60,5 +60,8 @@ internal sealed class ModuleSlot(IReconcileModule module, int limit)
 
     public bool HasRoom => Available && InFlight < Limit;
 
+    /// <summary>Set while the queue is being drained, so a dispatch that fails at once does not recurse into it.</summary>
+    public bool Pumping { get; set; }
+
     public Queue<(NodeRun Run, int Generation)> Waiting { get; } = new();
 }

@@ -101,6 +101,24 @@ public sealed partial class ReconcileEngine
     /// <summary>Dispatches queued steps while the module has free slots; stale entries (re-planned, deleted) are skipped.</summary>
     private void PumpQueue(ModuleSlot slot)
     {
+        if (slot.Pumping)
+        {
+            return;
+        }
+
+        slot.Pumping = true;
+        try
+        {
+            DrainQueue(slot);
+        }
+        finally
+        {
+            slot.Pumping = false;
+        }
+    }
+
+    private void DrainQueue(ModuleSlot slot)
+    {
         while (!_frozen && slot.HasRoom && slot.Waiting.TryDequeue(out var entry))
         {
             var run = entry.Run;

@@ -154,3 +154,23 @@ public class EngineFailureTests
         Assert.Equal(string.Empty, c.Dsc(id, ModuleSets.Run));
     }
 }
+
+public class EngineFaultyModuleTests
+{
+    [Fact]
+    public void A_module_that_throws_fails_its_steps_without_stopping_the_engine()
+    {
+        var options = new ReconcileOptions { MaxAttempts = 1 };
+        options.ModuleConcurrency["power"] = 1;
+        using var c = new TestCluster(ModuleSets.Realistic(), options);
+        c.Module("power").OnRequest = _ => throw new InvalidOperationException("driver crashed");
+        var ids = Enumerable.Range(0, 5000).Select(i => c.AddNode("n" + i, ["/PhysState=POWER_ON"], ["/PhysState=POWER_OFF"])).ToList();
+
+        c.RunIdle();
+
+        Assert.All(ids, id => Assert.Equal(ReconcileStatus.Failed, c.State(id).Status));
+        Assert.Equal("OFFtoON (power) failed: the module threw InvalidOperationException: driver crashed", c.State(ids[0]).LastFailure);
+        Assert.Equal(5000, c.Engine.Counters.Failed);
+        Assert.Equal((0, 0), c.Engine.ModuleLoad()["power"]);
+    }
+}

@@ -32,7 +32,7 @@ internal sealed class FakeModule(ModuleDeclaration declaration, TimeProvider tim
     /// <summary>The most requests this module had in flight for one node at once.</summary>
     public int MaxActivePerNode { get; private set; }
 
-    public int Active => _active.Values.Sum();
+    public int Active { get; private set; }
 
     /// <summary>The most requests this module had in flight at once, over all nodes.</summary>
     public int MaxActive { get; private set; }
@@ -47,6 +47,7 @@ internal sealed class FakeModule(ModuleDeclaration declaration, TimeProvider tim
         Requests.Add(request);
         log.Add($"{request.MutationId}@{request.Node}");
         _active[request.Node] = _active.GetValueOrDefault(request.Node) + 1;
+        Active++;
         MaxActivePerNode = Math.Max(MaxActivePerNode, _active[request.Node]);
         MaxActive = Math.Max(MaxActive, Active);
         request.Interrupted.Register(() =>
@@ -99,6 +100,7 @@ internal sealed class FakeModule(ModuleDeclaration declaration, TimeProvider tim
         if (_active.TryGetValue(request.Node, out var n) && n > 0)
         {
             _active[request.Node] = n - 1;
+            Active--;
         }
     }
 }

@@ -202,4 +202,24 @@ public class PlannerTests
             Assert.Equal(reference, Describe(new Planner(MutationGraph.Build(s_schema, shuffled))));
         }
     }
+
+    [Fact]
+    public void Values_no_mutation_changes_are_constraints_not_goals()
+    {
+        var planner = VboxPlanner();
+        var atGoal = Record("/PhysState=POWER_ON", "/RunState=SYNC", "/Extensions/Pxe/State=INIT", "/Arch=aarch64");
+
+        // A Cfg value of a URL no mutation changes is not planned towards.
+        Assert.Equal(PlanStatus.Complete, planner.Plan(Record("/Platform=vbox", "/Arch=x86_64", "/RunState=SYNC"), atGoal).Status);
+
+        // Where Cfg leaves a constraint URL unset, the node's Dsc value counts.
+        var fromDsc = planner.Plan(Record("/PhysState=POWER_ON"), Record("/PhysState=POWER_OFF", "/Platform=vbox"));
+        Assert.Equal(["OFFtoON"], Ids(fromDsc));
+        Assert.Equal(PlanStatus.Unreachable, planner.Plan(Record("/PhysState=POWER_ON"), Record("/PhysState=POWER_OFF")).Status);
+
+        // A mutated value that no mutation leads away from is respected: no plan pretends to fix it.
+        var broken = planner.Plan(Record("/Platform=vbox", "/PhysState=POWER_ON"), Record("/PhysState=PHYS_ERROR"));
+        Assert.Equal(PlanStatus.Unreachable, broken.Status);
+        Assert.StartsWith("/PhysState = POWER_ON is unreachable from {/PhysState=PHYS_ERROR}", broken.Reason, StringComparison.Ordinal);
+    }
 }
