@@ -17,9 +17,9 @@ public static class EnumTypes
         Register(PowerReflection.Descriptor);
     }
 
-    public static EnumDescriptor RunState { get; } = NodeReflection.Descriptor.FindTypeByName<EnumDescriptor>("kraken.RunState");
+    public static EnumDescriptor RunState { get; } = NodeReflection.Descriptor.FindTypeByName<EnumDescriptor>("RunState");
 
-    public static EnumDescriptor PhysState { get; } = NodeReflection.Descriptor.FindTypeByName<EnumDescriptor>("kraken.PhysState");
+    public static EnumDescriptor PhysState { get; } = NodeReflection.Descriptor.FindTypeByName<EnumDescriptor>("PhysState");
 
     public static EnumDescriptor ServiceState { get; } = Service.Descriptor.EnumTypes[0];
 
