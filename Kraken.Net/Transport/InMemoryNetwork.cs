@@ -81,6 +81,12 @@ public sealed class InMemoryNetwork
         }
     }
 
+    /// <summary>
+    /// Sees every datagram as it is sent (before loss), like a capture on the wire: tests use it to take real
+    /// frames to tamper with or replay. Called under the network's lock; must not send.
+    /// </summary>
+    public DatagramTap? Tap { get; set; }
+
     /// <summary>Datagrams and stream frames delivered.</summary>
     public long Delivered { get; private set; }
 
@@ -179,6 +185,7 @@ public sealed class InMemoryNetwork
 
         lock (_lock)
         {
+            Tap?.Invoke(from.Address, to, datagram);
             var c = _conditions;
             if (from.Crashed || (c.Loss > 0 && _random.NextDouble() < c.Loss))
             {
@@ -414,6 +421,9 @@ public sealed class InMemoryNetwork
 
     private readonly record struct Delivery(DeliveryKind Kind, InMemoryTransport From, UInt128 To, InMemoryConnection? Connection, byte[]? Buffer, int Length);
 }
+
+/// <summary>Receives a copy of each datagram sent on an <see cref="InMemoryNetwork"/>.</summary>
+public delegate void DatagramTap(InMemoryEndPoint from, InMemoryEndPoint to, ReadOnlySpan<byte> datagram);
 
 /// <summary>One node's attachment to an <see cref="InMemoryNetwork"/>.</summary>
 public sealed class InMemoryTransport : ISyncTransport

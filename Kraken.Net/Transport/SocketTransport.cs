@@ -266,7 +266,8 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
         return true;
     }
 
-    public void Close() => Shutdown(null);
+    /// <summary>Graceful close: frames already queued are written first, then the socket closes.</summary>
+    public void Close() => _out.Writer.TryComplete();
 
     private void Shutdown(Exception? error)
     {
@@ -361,17 +362,20 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
     {
         try
         {
-            await foreach (var (buffer, length) in _out.Reader.ReadAllAsync().ConfigureAwait(false))
+            var reader = _out.Reader;
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                writer.Write(buffer.AsSpan(0, length));
-                ArrayPool<byte>.Shared.Return(buffer);
-                if (_out.Reader.Count == 0)
+                // Write everything queued, then flush once.
+                while (reader.TryRead(out var item))
                 {
-                    var flush = await writer.FlushAsync().ConfigureAwait(false);
-                    if (flush.IsCompleted)
-                    {
-                        break;
-                    }
+                    writer.Write(item.Buffer.AsSpan(0, item.Length));
+                    ArrayPool<byte>.Shared.Return(item.Buffer);
+                }
+
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    break;
                 }
             }
         }
@@ -384,6 +388,7 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
         finally
         {
             await writer.CompleteAsync().ConfigureAwait(false);
+            Shutdown(null);
         }
     }
 }
