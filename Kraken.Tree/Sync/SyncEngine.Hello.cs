@@ -92,7 +92,7 @@ public sealed partial class SyncEngine
         }
 
         // The peer has everything acknowledged, yet our tables differ: ask for repair, at most once per hello interval.
-        if (Now - adj.LastRepairRequest < _options.HelloInterval)
+        if (adj.LastRepairRequest != TimeSpan.MinValue && Now - adj.LastRepairRequest < _options.HelloInterval)
         {
             return;
         }
@@ -135,6 +135,18 @@ public sealed partial class SyncEngine
         var nodes = new HashSet<NodeId>(adj.Flowing);
         nodes.UnionWith(known.Keys);
         SendRecords(adj, Sorted(nodes), force: false);
+    }
+
+    /// <summary>
+    /// Test hook: forgets that <paramref name="node"/>'s record was received from <paramref name="peer"/>, as if
+    /// the update had been lost, so the next hello shows a digest mismatch. Run it on the executor.
+    /// </summary>
+    internal void ForgetReceived(NodeId peer, NodeId node)
+    {
+        if (Find(peer) is { } adj)
+        {
+            adj.RemoveReceived(node);
+        }
     }
 
     private void OnRefresh()

@@ -397,11 +397,12 @@ public sealed partial class SyncEngine
     private void Admit(IFrameConnection connection, PendingJoin join, int datagramPort)
     {
         var key = SyncKeys.DeriveAdjacencyKey(_options.JoinSecret, join.ChildNonce, join.ParentNonce, Adjacency.Wire(join.Child), _selfWire);
-        if (_children.Remove(join.Child, out var old))
+        if (_children.TryGetValue(join.Child, out var old))
         {
             // A restarted child: its old adjacency and everything learnt over it go.
             SetState(old, AdjacencyState.Down);
             ReleaseAll(old);
+            _children.Remove(join.Child);
             old.Dispose();
         }
 

@@ -132,6 +132,14 @@ internal sealed class SyncCluster : IAsyncDisposable
         Members[id].Crashed = true;
     }
 
+    /// <summary>Stops a node's engine (its executor work runs on the virtual clock, so drive it while waiting).</summary>
+    public async Task StopAsync(NodeId id)
+    {
+        var stop = Members[id].Engine.DisposeAsync();
+        Time.RunUntilIdle();
+        await stop;
+    }
+
     public static StateValue Enum<T>(T value)
         where T : struct, Enum => StateValue.FromEnum(value);
 
