@@ -30,7 +30,7 @@ public sealed class SocketTransport : ISyncTransport
     /// <param name="bind">Address and port to bind (port 0: any free port, the same for UDP and TCP).</param>
     /// <param name="maxPayload">Largest frame payload accepted on a stream; longer frames close the stream.</param>
     /// <param name="maxDatagramSize">Largest datagram sent; 1400 stays under a 1500-byte MTU.</param>
-    public SocketTransport(IPEndPoint bind, int maxPayload = 16 << 20, int maxDatagramSize = 1400)
+    public SocketTransport(IPEndPoint bind, int maxPayload = 32 << 20, int maxDatagramSize = 1400)
     {
         ArgumentNullException.ThrowIfNull(bind);
         _maxFrame = maxPayload;

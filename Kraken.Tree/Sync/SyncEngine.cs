@@ -250,7 +250,6 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             return;
         }
 
-        Counters.OnReceived(header.Type, frame.Length);
         switch (header.Type)
         {
             case MessageType.JoinRequest or MessageType.JoinChallenge or MessageType.JoinAccept or MessageType.JoinReject:
@@ -260,6 +259,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
                     return;
                 }
 
+                Counters.OnReceived(header.Type, frame.Length);
                 OnJoinFrame(connection, header, frame);
                 return;
         }
@@ -284,6 +284,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             return;
         }
 
+        Counters.OnReceived(header.Type, frame.Length);
         try
         {
             Dispatch(adj, header, FrameCodec.Payload(frame, header));
