@@ -12,33 +12,36 @@ public static class FrameCodec
     /// </summary>
     public static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, int maxPayload, out FrameHeader header, out ReadOnlySequence<byte> frame)
     {
-        if (buffer.Length < FrameHeader.Size)
+        var reader = new SequenceReader<byte>(buffer);
+        if (reader.Remaining < FrameHeader.Size)
         {
             header = default;
             frame = default;
             return false;
         }
 
-        if (buffer.FirstSpan.Length >= FrameHeader.Size)
+        // Fast path: the header lies in one segment. Otherwise gather it on the stack.
+        Span<byte> scratch = stackalloc byte[FrameHeader.Size];
+        var unread = reader.UnreadSpan;
+        if (unread.Length >= FrameHeader.Size)
         {
-            header = FrameHeader.Read(buffer.FirstSpan, maxPayload);
+            header = FrameHeader.Read(unread[..FrameHeader.Size], maxPayload);
         }
         else
         {
-            // Header split across segments: gather it on the stack.
-            Span<byte> scratch = stackalloc byte[FrameHeader.Size];
-            buffer.Slice(0, FrameHeader.Size).CopyTo(scratch);
+            reader.TryCopyTo(scratch);
             header = FrameHeader.Read(scratch, maxPayload);
         }
 
-        if (buffer.Length < header.FrameLength)
+        if (reader.Remaining < header.FrameLength)
         {
             frame = default;
             return false;
         }
 
-        frame = buffer.Slice(0, header.FrameLength);
-        buffer = buffer.Slice(header.FrameLength);
+        reader.Advance(header.FrameLength);
+        frame = buffer.Slice(buffer.Start, reader.Position);
+        buffer = buffer.Slice(reader.Position);
         return true;
     }
 
