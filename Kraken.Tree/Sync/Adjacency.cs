@@ -46,9 +46,8 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
     // Outbound.
     public HashSet<NodeId> Flowing { get; set; } = [];
 
-    public Dictionary<NodeId, ulong> Advertised { get; } = [];
-
-    public VersionDigest OutDigest;
+    /// <summary>The version of each record last sent; its digest goes in hellos.</summary>
+    public VersionTable Advertised { get; } = new();
 
     public SortedSet<NodeId> Dirty { get; } = [];
 
@@ -59,57 +58,12 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
     public ulong NextDeltaId { get; set; }
 
     // Inbound.
-    public Dictionary<NodeId, ulong> Received { get; } = [];
-
-    public VersionDigest InDigest;
+    /// <summary>The peer's version of each record received; its digest must match the peer's hellos.</summary>
+    public VersionTable Received { get; } = new();
 
     public TimeSpan LastRepairRequest { get; set; } = TimeSpan.MinValue;
 
     public bool IsUp => State is AdjacencyState.Exchange or AdjacencyState.Full;
-
-    public void Advertise(NodeId node, ulong version)
-    {
-        if (Advertised.Remove(node, out var old))
-        {
-            OutDigest.Remove(Wire(node), old);
-        }
-
-        Advertised[node] = version;
-        OutDigest.Add(Wire(node), version);
-    }
-
-    public bool Unadvertise(NodeId node)
-    {
-        if (!Advertised.Remove(node, out var old))
-        {
-            return false;
-        }
-
-        OutDigest.Remove(Wire(node), old);
-        return true;
-    }
-
-    public void SetReceived(NodeId node, ulong version)
-    {
-        if (Received.Remove(node, out var old))
-        {
-            InDigest.Remove(Wire(node), old);
-        }
-
-        Received[node] = version;
-        InDigest.Add(Wire(node), version);
-    }
-
-    public bool RemoveReceived(NodeId node)
-    {
-        if (!Received.Remove(node, out var old))
-        {
-            return false;
-        }
-
-        InDigest.Remove(Wire(node), old);
-        return true;
-    }
 
     public static UInt128 Wire(NodeId id) => new(id.High, id.Low);
 

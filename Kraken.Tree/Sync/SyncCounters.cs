@@ -51,27 +51,18 @@ public sealed class SyncCounters
 
     public long JoinRefusals => Volatile.Read(ref _refusals);
 
-    internal void OnSent(MessageType type, int bytes)
-    {
-        Interlocked.Increment(ref _sent[(int)type]);
-        Interlocked.Add(ref _sentBytes[(int)type], bytes);
-        if (s_messages.Enabled)
-        {
-            var t = new KeyValuePair<string, object?>("type", SyncProtocolNames.Name(type));
-            var d = new KeyValuePair<string, object?>("direction", "out");
-            s_messages.Add(1, t, d);
-            s_bytes.Add(bytes, t, d);
-        }
-    }
+    internal void OnSent(MessageType type, int bytes) => Count(_sent, _sentBytes, type, bytes, "out");
 
-    internal void OnReceived(MessageType type, int bytes)
+    internal void OnReceived(MessageType type, int bytes) => Count(_received, _receivedBytes, type, bytes, "in");
+
+    private static void Count(long[] messages, long[] totals, MessageType type, int bytes, string direction)
     {
-        Interlocked.Increment(ref _received[(int)type]);
-        Interlocked.Add(ref _receivedBytes[(int)type], bytes);
+        Interlocked.Increment(ref messages[(int)type]);
+        Interlocked.Add(ref totals[(int)type], bytes);
         if (s_messages.Enabled)
         {
             var t = new KeyValuePair<string, object?>("type", SyncProtocolNames.Name(type));
-            var d = new KeyValuePair<string, object?>("direction", "in");
+            var d = new KeyValuePair<string, object?>("direction", direction);
             s_messages.Add(1, t, d);
             s_bytes.Add(bytes, t, d);
         }

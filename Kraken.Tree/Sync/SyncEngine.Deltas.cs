@@ -232,7 +232,7 @@ public sealed partial class SyncEngine
             var record = adj.Flowing.Contains(node) ? _store.Get(adj.OutView, node) : null;
             if (record is null)
             {
-                if (adj.Unadvertise(node))
+                if (adj.Advertised.Remove(node))
                 {
                     delta.Removed.Add(ByteString.CopyFrom(node.ToByteArray()));
                     size += NodeId.Size + 2;
@@ -256,7 +256,7 @@ public sealed partial class SyncEngine
 
             delta.Records.Add(ByteString.CopyFrom(bytes));
             size += bytes.Length + 4;
-            adj.Advertise(node, record.Version);
+            adj.Advertised.Set(node, record.Version);
             Damp(adj, node);
         }
 
@@ -387,7 +387,7 @@ public sealed partial class SyncEngine
             return;
         }
 
-        adj.SetReceived(record.Id, record.Version);
+        adj.Received.Set(record.Id, record.Version);
         if (adj.Role == AdjacencyRole.Parent)
         {
             // The parent is the authority for Cfg.
@@ -432,7 +432,7 @@ public sealed partial class SyncEngine
 
     private void RemoveInbound(Adjacency adj, NodeId id)
     {
-        if (!adj.RemoveReceived(id))
+        if (!adj.Received.Remove(id))
         {
             return;
         }

@@ -79,14 +79,14 @@ public sealed partial class SyncEngine
     private void SendHello(Adjacency adj)
     {
         Span<byte> payload = stackalloc byte[HelloCodec.MaxSize];
-        var hello = new HelloPayload(adj.OutDigest.Value, adj.OutDigest.Count, adj.Unacked.Count > 0 || adj.Dirty.Count > 0);
+        var hello = new HelloPayload(adj.Advertised.Digest.Value, adj.Advertised.Digest.Count, adj.Unacked.Count > 0 || adj.Dirty.Count > 0);
         var n = HelloCodec.Write(payload, hello);
         Send(adj, MessageType.Hello, payload[..n]);
     }
 
     private void OnHello(Adjacency adj, in HelloPayload hello)
     {
-        if (hello.Pending || (hello.Digest == adj.InDigest.Value && hello.Count == adj.InDigest.Count))
+        if (hello.Pending || (hello.Digest == adj.Received.Digest.Value && hello.Count == adj.Received.Digest.Count))
         {
             return;
         }
@@ -100,7 +100,7 @@ public sealed partial class SyncEngine
         adj.LastRepairRequest = Now;
         SyncLog.Repair(_logger, adj.Peer, adj.Received.Count);
         var request = new RepairRequest();
-        foreach (var id in Sorted(adj.Received.Keys))
+        foreach (var id in Sorted(adj.Received.Nodes))
         {
             request.Known.Add(new NodeVersion { Node = ByteString.CopyFrom(id.ToByteArray()), Version = adj.Received[id] });
         }
@@ -126,10 +126,9 @@ public sealed partial class SyncEngine
         }
 
         adj.Advertised.Clear();
-        adj.OutDigest.Clear();
         foreach (var (id, version) in known)
         {
-            adj.Advertise(id, version);
+            adj.Advertised.Set(id, version);
         }
 
         var nodes = new HashSet<NodeId>(adj.Flowing);
@@ -145,7 +144,7 @@ public sealed partial class SyncEngine
     {
         if (Find(peer) is { } adj)
         {
-            adj.RemoveReceived(node);
+            adj.Received.Remove(node);
         }
     }
 
@@ -161,7 +160,7 @@ public sealed partial class SyncEngine
             if (adj.IsUp)
             {
                 var nodes = new HashSet<NodeId>(adj.Flowing);
-                nodes.UnionWith(adj.Advertised.Keys);
+                nodes.UnionWith(adj.Advertised.Nodes);
                 SendRecords(adj, Sorted(nodes), force: true);
             }
         }
@@ -193,7 +192,7 @@ public sealed partial class SyncEngine
         }
 
         var present = new HashSet<NodeId>(records.Select(r => r.Id));
-        var gone = Sorted(adj.Received.Keys.Where(id => !present.Contains(id)));
+        var gone = Sorted(adj.Received.Nodes.Where(id => !present.Contains(id)));
         _store.Batch(_ =>
         {
             foreach (var r in records)

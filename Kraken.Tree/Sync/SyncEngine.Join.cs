@@ -259,7 +259,7 @@ public sealed partial class SyncEngine
             foreach (var record in records)
             {
                 ApplyCfg(record);
-                adj.SetReceived(record.Id, record.Version);
+                adj.Received.Set(record.Id, record.Version);
             }
 
             if (dsc is not null)
@@ -424,7 +424,7 @@ public sealed partial class SyncEngine
             if (_store.Get(StateView.Cfg, id) is { } record)
             {
                 accept.Cfg.Add(ByteString.CopyFrom(NodeRecordCodec.ToBytes(record)));
-                adj.Advertise(id, record.Version);
+                adj.Advertised.Set(id, record.Version);
             }
         }
 

@@ -14,10 +14,7 @@ public sealed class RecoveryTests
     [Fact]
     public async Task A_flapping_value_is_damped_and_its_last_value_arrives()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
-        c.Run(TimeSpan.FromSeconds(10));
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(10));
 
         var leaf = c[c.Leaves[0]];
         var before = leaf.Engine.Counters.Sent(MessageType.Delta);
@@ -41,10 +38,7 @@ public sealed class RecoveryTests
     [Fact]
     public async Task A_lost_update_is_repaired_through_the_hello_digest()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
-        c.Run(TimeSpan.FromSeconds(10));
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(10));
 
         var leafId = c.Leaves[3];
         var leaf = c[leafId];
@@ -69,9 +63,7 @@ public sealed class RecoveryTests
     [Fact]
     public async Task A_restarted_node_rejoins_replacing_its_old_adjacency_and_gets_its_Dsc_back()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
+        await using var c = SyncCluster.Settled(TimeSpan.Zero);
 
         var leafId = c.Leaves[8];
         var parentId = c.Tier1[2];

@@ -98,6 +98,16 @@ internal sealed class SyncCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The 3-tier tree, every adjacency Full, then <paramref name="settle"/> more (past damping holds from the join).</summary>
+    public static SyncCluster Settled(TimeSpan settle, SyncProfile profile = SyncProfile.Kraken, int seed = 1)
+    {
+        var c = new SyncCluster(seed);
+        c.StartThreeTier(profile);
+        c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        c.Run(settle);
+        return c;
+    }
+
     public Member Add(NodeId id, StateStore store, IReadOnlyList<System.Net.EndPoint> parents, SyncProfile profile = SyncProfile.Kraken, Func<SyncOptions, SyncOptions>? configure = null, byte[]? secret = null)
     {
         var options = SyncOptions.ForProfile(profile, id, secret ?? Secret) with { Parents = parents };

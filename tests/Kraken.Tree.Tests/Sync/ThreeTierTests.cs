@@ -14,9 +14,7 @@ public sealed class ThreeTierTests
     [Fact]
     public async Task Every_node_joins_and_gets_its_subtree_Cfg()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
+        await using var c = SyncCluster.Settled(TimeSpan.Zero);
 
         // Each tier-1 node holds the Cfg of itself, its 3 leaves and its 3 backup leaves.
         for (var t = 0; t < 3; t++)
@@ -51,10 +49,7 @@ public sealed class ThreeTierTests
     [Fact]
     public async Task A_root_Cfg_change_reaches_a_leaf_within_network_latency()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
-        c.Run(TimeSpan.FromSeconds(7)); // well past any damping hold from the join
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(7));
 
         var leaf = c.Leaves[4];
         c[c.Root].Store.Set(StateView.Cfg, leaf, s_schema.PhysState, SyncCluster.Enum(PhysState.PowerOff));
@@ -70,10 +65,7 @@ public sealed class ThreeTierTests
     [Fact]
     public async Task A_leaf_Dsc_change_reaches_the_root()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
-        c.Run(TimeSpan.FromSeconds(7));
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(7));
 
         var leaf = c.Leaves[7];
         c[leaf].Store.Set(StateView.Dsc, leaf, s_schema.PhysState, SyncCluster.Enum(PhysState.PhysHang));
@@ -85,10 +77,7 @@ public sealed class ThreeTierTests
     [Fact]
     public async Task Killing_a_tier1_node_fails_its_children_over_and_the_root_shows_ERROR()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier();
-        c.RunUntil(c.AllFull, TimeSpan.FromSeconds(30), "every adjacency Full");
-        c.Run(TimeSpan.FromSeconds(12));
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(12));
 
         var dead = c.Tier1[0];
         var orphans = c.Leaves[..3];
@@ -164,10 +153,7 @@ public sealed class ThreeTierTests
     [Fact]
     public async Task The_compatibility_profile_converges_only_with_hellos()
     {
-        await using var c = new SyncCluster();
-        c.StartThreeTier(SyncProfile.KrakenGo);
-        c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
-        c.Run(TimeSpan.FromSeconds(15));
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(15), SyncProfile.KrakenGo);
 
         var leaf = c.Leaves[4];
         c[c.Root].Store.Set(StateView.Cfg, leaf, s_schema.PhysState, SyncCluster.Enum(PhysState.PowerOff));
