@@ -34,6 +34,9 @@ internal sealed class SyncCluster : IAsyncDisposable
 
     public Dictionary<NodeId, Member> Members { get; } = [];
 
+    /// <summary>Every Dsc /RunState change at the root, in order.</summary>
+    public RunStateRecorder RootRunStates { get; } = new();
+
     public Member this[NodeId id] => Members[id];
 
     public static NodeId Id(string name) => NodeId.FromName(name);
@@ -77,11 +80,14 @@ internal sealed class SyncCluster : IAsyncDisposable
         Root = root;
         Tier1 = tier1;
         Leaves = leaves;
+        // As after their DHCP exchange with the root's PXE service: every node below the root starts INIT.
         var rootStore = new StateStore();
         foreach (var r in cfg)
         {
-            rootStore.Create(r);
+            rootStore.Create(r, r.Id == root ? null : NodeRecord.Empty(r.Id).With(StateSchema.Default.RunState, StateValue.FromEnum(RunState.Init)));
         }
+
+        rootStore.Subscribe(RootRunStates);
 
         Add(root, rootStore, [], profile, configure);
         for (var i = 0; i < 3; i++)
@@ -161,6 +167,22 @@ internal sealed class SyncCluster : IAsyncDisposable
             Time.RunUntilIdle();
             await stop;
             await m.Transport.DisposeAsync();
+        }
+    }
+
+    internal sealed class RunStateRecorder : IStateObserver
+    {
+        public List<(NodeId Node, StateValue From, StateValue To)> Changes { get; } = [];
+
+        public void OnChanges(ReadOnlySpan<StateChange> changes)
+        {
+            foreach (var c in changes)
+            {
+                if (c.View == StateView.Dsc && ReferenceEquals(c.Url, StateSchema.Default.RunState))
+                {
+                    Changes.Add((c.Node, c.Old, c.New));
+                }
+            }
         }
     }
 

@@ -38,11 +38,17 @@ public sealed class ThreeTierTests
             Assert.Equal(RunState.Sync, leaf.Store.GetRequired(StateView.Dsc, c.Leaves[i]).RunState);
         }
 
-        // The root sees every node SYNC: tier-1 nodes set by itself, leaves reported up through tier 1.
+        // The root sees every node SYNC: tier-1 nodes set by itself on their join (INIT -> SYNC), leaves
+        // reported up through tier 1.
         var root = c[c.Root];
         foreach (var id in c.Tier1.Concat(c.Leaves))
         {
             Assert.Equal(RunState.Sync, root.Store.GetRequired(StateView.Dsc, id).RunState);
+        }
+
+        foreach (var t in c.Tier1)
+        {
+            Assert.Equal((t, SyncCluster.Enum(RunState.Init), SyncCluster.Enum(RunState.Sync)), c.RootRunStates.Changes.First(x => x.Node == t));
         }
     }
 
@@ -86,7 +92,6 @@ public sealed class ThreeTierTests
         foreach (var leaf in orphans)
         {
             var engine = c[leaf].Engine;
-            lastHeard[leaf] = TimeSpan.Zero;
             engine.AdjacencyChanged += t =>
             {
                 if (t.Peer == dead && t.To == AdjacencyState.Dead)
@@ -96,7 +101,17 @@ public sealed class ThreeTierTests
             };
         }
 
-        // Track the last frame each orphan received from the dead node before it died.
+        // Note when the dead node last sent to each orphan; it arrives one latency (2 ms, no jitter) later.
+        var deadAddress = SyncCluster.EndPointOf(dead).Address;
+        c.Network.Tap = (from, to, _) =>
+        {
+            if (from.Address == deadAddress && orphans.FirstOrDefault(o => SyncCluster.EndPointOf(o).Address == to.Address) is { IsNil: false } orphan)
+            {
+                lastHeard[orphan] = c.Time.Elapsed + TimeSpan.FromMilliseconds(2);
+            }
+        };
+        c.Run(TimeSpan.FromSeconds(6));
+        c.Network.Tap = null;
         var before = orphans.ToDictionary(l => l, l => c[l].Engine.Counters.Received(MessageType.Hello));
         var killedAt = c.Time.Elapsed;
         c.Crash(dead);
@@ -105,8 +120,9 @@ public sealed class ThreeTierTests
         c.RunUntil(() => detected.Count == 3, options.DeadInterval + options.HelloInterval + TimeSpan.FromSeconds(1), "every orphan detects its dead parent");
         foreach (var leaf in orphans)
         {
-            var after = detected[leaf] - killedAt;
-            Assert.InRange(after, options.DeadInterval - options.HelloInterval, options.DeadInterval + options.HelloInterval);
+            // Dead after [dead, dead + hello] of silence, hence within dead + hello of the crash.
+            Assert.InRange(detected[leaf] - lastHeard[leaf], options.DeadInterval, options.DeadInterval + options.HelloInterval);
+            Assert.InRange(detected[leaf] - killedAt, options.DeadInterval - options.HelloInterval, options.DeadInterval + options.HelloInterval);
         }
 
         // They re-join their backup parent (tier-1 #1) and the root hears of them through it.
