@@ -93,6 +93,32 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public async Task A_leaf_cut_off_from_its_parent_moves_to_its_backup_and_the_root_follows_it()
+    {
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(10));
+        var leafId = c.Leaves[1];
+        var primary = c.Tier1[0];
+        var backup = c.Tier1[1];
+        c.Network.Partition(SyncCluster.EndPointOf(leafId), SyncCluster.EndPointOf(primary));
+
+        var options = c[leafId].Engine.Options;
+        c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == backup, options.DeadInterval * 2, "the leaf joined its backup parent");
+        c.RunUntil(() => c[primary].Dsc(leafId, s_schema.RunState) == SyncCluster.Enum(RunState.Error), options.DeadInterval * 2, "the old parent marks the leaf ERROR");
+
+        // Both tier-1 nodes report the leaf up; the root follows the one that took it over last.
+        c.Run(TimeSpan.FromSeconds(10));
+        Assert.Equal(RunState.Sync, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).RunState);
+        c[leafId].Store.Set(StateView.Dsc, leafId, s_schema.Arch, StateValue.FromString("riscv64"));
+        c.RunUntil(() => c[c.Root].Dsc(leafId, s_schema.Arch) == StateValue.FromString("riscv64"), TimeSpan.FromSeconds(1), "the leaf's Dsc reaches the root through its backup");
+
+        // Healing the link does not move it back: no failback while the backup lives.
+        c.Network.HealAll();
+        c.Run(TimeSpan.FromMinutes(1));
+        Assert.Equal(backup, c[leafId].ParentAdjacency!.Peer);
+        Assert.Equal(RunState.Sync, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).RunState);
+    }
+
+    [Fact]
     public void Invalid_options_name_the_offending_key()
     {
         var good = SyncOptions.ForProfile(SyncProfile.Kraken, NodeId.FromName("x"), SyncCluster.Secret);
