@@ -15,8 +15,6 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
 {
     public NodeId Peer { get; } = peer;
 
-    public UInt128 PeerWire { get; } = new(peer.High, peer.Low);
-
     public AdjacencyRole Role { get; } = role;
 
     public AdjacencyState State { get; set; } = AdjacencyState.Exchange;

@@ -210,6 +210,7 @@ public sealed partial class SyncEngine
 
         attempt.ParentId = new NodeId(challenge.ParentId.Span);
         attempt.ParentNonce = challenge.ParentNonce.ToByteArray();
+        PublishSnapshot();
         var proof = SyncKeys.ComputeProof(_options.JoinSecret, attempt.ParentNonce, attempt.ChildNonce, _selfWire, Adjacency.Wire(attempt.ParentId));
         var request = new JoinRequest
         {

@@ -102,7 +102,10 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         });
     }
 
-    /// <summary>Stops timers and closes streams; the transport stays the caller's to dispose.</summary>
+    /// <summary>
+    /// Stops timers and closes streams; the transport stays the caller's to dispose. The work runs on the
+    /// executor: with a <see cref="ManualExecutor"/>, run its queue for the returned task to complete.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
         if (!_started)
