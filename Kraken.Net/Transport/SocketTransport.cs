@@ -1,0 +1,386 @@
+// The sync transport on real sockets: UDP datagrams and TCP streams on one port, streams on System.IO.Pipelines.
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Kraken.Net.Sync;
+
+namespace Kraken.Net.Transport;
+
+/// <summary>
+/// Binds a UDP socket and a TCP listener to the same address and port (port 0 picks a free one for both).
+/// Datagrams are received into one reused buffer and handed to the handler without allocating; each TCP
+/// connection has a canonical pipe read loop that cuts frames with <see cref="FrameCodec.TryReadFrame"/> and a
+/// writer loop fed by a channel, so sends never block the caller.
+/// </summary>
+public sealed class SocketTransport : ISyncTransport
+{
+    private readonly Socket _udp;
+    private readonly Socket _listener;
+    private readonly int _maxFrame;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<EndPoint, SocketAddress> _addresses = new();
+    private readonly ConcurrentDictionary<SocketConnection, byte> _connections = new();
+    private ISyncTransportHandler? _handler;
+    private Task _udpLoop = Task.CompletedTask;
+    private Task _acceptLoop = Task.CompletedTask;
+
+    /// <param name="bind">Address and port to bind (port 0: any free port, the same for UDP and TCP).</param>
+    /// <param name="maxPayload">Largest frame payload accepted on a stream; longer frames close the stream.</param>
+    /// <param name="maxDatagramSize">Largest datagram sent; 1400 stays under a 1500-byte MTU.</param>
+    public SocketTransport(IPEndPoint bind, int maxPayload = 32 << 20, int maxDatagramSize = 1400)
+    {
+        ArgumentNullException.ThrowIfNull(bind);
+        _maxFrame = maxPayload;
+        MaxDatagramSize = maxDatagramSize;
+        (_listener, _udp) = BindPair(bind);
+        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+    }
+
+    public EndPoint LocalEndPoint { get; }
+
+    public int MaxDatagramSize { get; }
+
+    public int DatagramPort => ((IPEndPoint)LocalEndPoint).Port;
+
+    private static (Socket Listener, Socket Udp) BindPair(IPEndPoint bind)
+    {
+        // With port 0 the kernel picks the TCP port; the same UDP port may be taken, so try a few times.
+        for (var attempt = 0; ; attempt++)
+        {
+            var listener = new Socket(bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            var udp = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                listener.Bind(bind);
+                udp.Bind(new IPEndPoint(bind.Address, ((IPEndPoint)listener.LocalEndPoint!).Port));
+                listener.Listen(512);
+                return (listener, udp);
+            }
+            catch (SocketException) when (bind.Port == 0 && attempt < 20)
+            {
+                listener.Dispose();
+                udp.Dispose();
+            }
+            catch
+            {
+                listener.Dispose();
+                udp.Dispose();
+                throw;
+            }
+        }
+    }
+
+    public void Start(ISyncTransportHandler handler)
+    {
+        _handler = handler ?? throw new ArgumentNullException(nameof(handler));
+        _udpLoop = Task.Run(ReceiveDatagramsAsync);
+        _acceptLoop = Task.Run(AcceptAsync);
+    }
+
+    public void SendDatagram(EndPoint remote, ReadOnlySpan<byte> datagram)
+    {
+        var address = _addresses.GetOrAdd(remote, static r => r.Serialize());
+        try
+        {
+            _udp.SendTo(datagram, SocketFlags.None, address);
+        }
+        catch (SocketException)
+        {
+            // A datagram is allowed to be lost; the protocol repairs it.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public IFrameConnection Connect(EndPoint remote, object? tag)
+    {
+        var socket = new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var conn = new SocketConnection(this, socket, remote, outbound: true) { Tag = tag };
+        _ = ConnectAsync(conn, remote);
+        return conn;
+    }
+
+    public EndPoint DatagramEndPointOf(IFrameConnection connection, int port) =>
+        connection.RemoteEndPoint is IPEndPoint ip ? new IPEndPoint(ip.Address, port) : throw new ArgumentException("Not a socket connection.", nameof(connection));
+
+    private async Task ConnectAsync(SocketConnection conn, EndPoint remote)
+    {
+        try
+        {
+            await conn.Socket.ConnectAsync(remote, _stop.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // any failure to connect is reported to the handler
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            conn.Socket.Dispose();
+            _handler?.OnClosed(conn, ex);
+            return;
+        }
+
+        Run(conn);
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            socket.NoDelay = true;
+            Run(new SocketConnection(this, socket, socket.RemoteEndPoint!, outbound: false));
+        }
+    }
+
+    private void Run(SocketConnection conn)
+    {
+        _connections[conn] = 0;
+        conn.Start(_maxFrame);
+        _handler?.OnConnected(conn);
+    }
+
+    private async Task ReceiveDatagramsAsync()
+    {
+        // One buffer and one address object for the life of the socket: receiving allocates nothing.
+        var buffer = GC.AllocateArray<byte>(65536, pinned: true);
+        var from = new SocketAddress(_udp.AddressFamily);
+        while (!_stop.IsCancellationRequested)
+        {
+            int n;
+            try
+            {
+                n = await _udp.ReceiveFromAsync(buffer, SocketFlags.None, from, _stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // ICMP port unreachable from an earlier send surfaces here on Linux; keep receiving.
+                continue;
+            }
+
+            _handler?.OnDatagram(buffer.AsSpan(0, n));
+        }
+    }
+
+    internal void Closed(SocketConnection conn, Exception? error)
+    {
+        if (_connections.TryRemove(conn, out _))
+        {
+            _handler?.OnClosed(conn, error);
+        }
+    }
+
+    internal void Frame(SocketConnection conn, ReadOnlySpan<byte> frame) => _handler?.OnFrame(conn, frame);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _handler = null;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        _udp.Dispose();
+        foreach (var c in _connections.Keys)
+        {
+            c.Close();
+        }
+
+        try
+        {
+            await Task.WhenAll(_udpLoop, _acceptLoop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+}
+
+/// <summary>One TCP stream: a pipe read loop that cuts frames, and a writer loop that drains a channel.</summary>
+internal sealed class SocketConnection(SocketTransport owner, Socket socket, EndPoint remote, bool outbound) : IFrameConnection
+{
+    private readonly Channel<(byte[] Buffer, int Length)> _out = Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    private int _closed;
+
+    public Socket Socket { get; } = socket;
+
+    public EndPoint RemoteEndPoint { get; } = remote;
+
+    public object? Tag { get; set; }
+
+    public bool IsOutbound { get; } = outbound;
+
+    public void Start(int maxPayload)
+    {
+        var stream = new NetworkStream(Socket, ownsSocket: false);
+        _ = ReadLoopAsync(PipeReader.Create(stream), maxPayload);
+        _ = WriteLoopAsync(PipeWriter.Create(stream));
+    }
+
+    public bool Send(ReadOnlySpan<byte> frame)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            return false;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
+        frame.CopyTo(buffer);
+        if (!_out.Writer.TryWrite((buffer, frame.Length)))
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Graceful close: frames already queued are written first, then the socket closes.</summary>
+    public void Close() => _out.Writer.TryComplete();
+
+    private void Shutdown(Exception? error)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        _out.Writer.TryComplete();
+        try
+        {
+            Socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        Socket.Dispose();
+        owner.Closed(this, error);
+    }
+
+    private async Task ReadLoopAsync(PipeReader reader, int maxPayload)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (FrameCodec.TryReadFrame(ref buffer, maxPayload, out _, out var frame))
+                    {
+                        Deliver(frame);
+                    }
+
+                    if (result.IsCompleted)
+                    {
+                        if (!buffer.IsEmpty)
+                        {
+                            error = new SyncProtocolException(DropReason.Malformed, $"The stream ended inside a frame ({buffer.Length} bytes left).");
+                        }
+
+                        break;
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+#pragma warning disable CA1031 // a broken or hostile stream closes this connection, never the daemon
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            error = ex;
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+            Shutdown(error);
+        }
+    }
+
+    private void Deliver(in ReadOnlySequence<byte> frame)
+    {
+        if (frame.IsSingleSegment)
+        {
+            owner.Frame(this, frame.FirstSpan);
+            return;
+        }
+
+        var length = (int)frame.Length;
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            frame.CopyTo(rented);
+            owner.Frame(this, rented.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private async Task WriteLoopAsync(PipeWriter writer)
+    {
+        try
+        {
+            var reader = _out.Reader;
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                // Write everything queued, then flush once.
+                while (reader.TryRead(out var item))
+                {
+                    writer.Write(item.Buffer.AsSpan(0, item.Length));
+                    ArrayPool<byte>.Shared.Return(item.Buffer);
+                }
+
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+#pragma warning disable CA1031 // a write failure closes this connection only
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Shutdown(ex);
+        }
+        finally
+        {
+            await writer.CompleteAsync().ConfigureAwait(false);
+            Shutdown(null);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+// Traffic, drop and transition counters of one engine, mirrored to the "Kraken.Sync" meter.
+using System.Diagnostics.Metrics;
+using Kraken.Net.Sync;
+
+namespace Kraken.Tree.Sync;
+
+/// <summary>
+/// Counters of one <see cref="SyncEngine"/>: messages and bytes by type and direction, drops by reason,
+/// adjacency transitions and join refusals. Readable from any thread; the same counts go to the
+/// <see cref="System.Diagnostics.Metrics.Meter"/> named <see cref="MeterName"/> for the daemon to export.
+/// </summary>
+public sealed class SyncCounters
+{
+    /// <summary>Name of the meter every engine reports to.</summary>
+    public const string MeterName = "Kraken.Sync";
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Counter<long> s_messages = s_meter.CreateCounter<long>("kraken.sync.messages", "{message}", "Sync messages by type and direction.");
+    private static readonly Counter<long> s_bytes = s_meter.CreateCounter<long>("kraken.sync.bytes", "By", "Sync frame bytes (header, payload, MAC) by type and direction.");
+    private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.sync.drops", "{frame}", "Received frames dropped, by reason.");
+    private static readonly Counter<long> s_transitions = s_meter.CreateCounter<long>("kraken.sync.adjacency.transitions", "{transition}", "Adjacency state transitions.");
+    private static readonly Counter<long> s_refusals = s_meter.CreateCounter<long>("kraken.sync.join.refusals", "{join}", "Join requests refused.");
+
+    private readonly long[] _sent = new long[SyncProtocolNames.MaxType + 1];
+    private readonly long[] _sentBytes = new long[SyncProtocolNames.MaxType + 1];
+    private readonly long[] _received = new long[SyncProtocolNames.MaxType + 1];
+    private readonly long[] _receivedBytes = new long[SyncProtocolNames.MaxType + 1];
+    private readonly long[] _drops = new long[SyncProtocolNames.ReasonCount];
+    private long _transitions;
+    private long _refusals;
+
+    public long Sent(MessageType type) => Volatile.Read(ref _sent[(int)type]);
+
+    public long SentBytes(MessageType type) => Volatile.Read(ref _sentBytes[(int)type]);
+
+    public long Received(MessageType type) => Volatile.Read(ref _received[(int)type]);
+
+    public long ReceivedBytes(MessageType type) => Volatile.Read(ref _receivedBytes[(int)type]);
+
+    public long Drops(DropReason reason) => Volatile.Read(ref _drops[(int)reason]);
+
+    public long TotalSentBytes => Sum(_sentBytes);
+
+    public long TotalReceivedBytes => Sum(_receivedBytes);
+
+    public long TotalSent => Sum(_sent);
+
+    public long TotalDrops => Sum(_drops);
+
+    public long Transitions => Volatile.Read(ref _transitions);
+
+    public long JoinRefusals => Volatile.Read(ref _refusals);
+
+    internal void OnSent(MessageType type, int bytes) => Count(_sent, _sentBytes, type, bytes, "out");
+
+    internal void OnReceived(MessageType type, int bytes) => Count(_received, _receivedBytes, type, bytes, "in");
+
+    private static void Count(long[] messages, long[] totals, MessageType type, int bytes, string direction)
+    {
+        Interlocked.Increment(ref messages[(int)type]);
+        Interlocked.Add(ref totals[(int)type], bytes);
+        if (s_messages.Enabled)
+        {
+            var t = new KeyValuePair<string, object?>("type", SyncProtocolNames.Name(type));
+            var d = new KeyValuePair<string, object?>("direction", direction);
+            s_messages.Add(1, t, d);
+            s_bytes.Add(bytes, t, d);
+        }
+    }
+
+    internal void OnDrop(DropReason reason)
+    {
+        Interlocked.Increment(ref _drops[(int)reason]);
+        s_drops.Add(1, new KeyValuePair<string, object?>("reason", SyncProtocolNames.Name(reason)));
+    }
+
+    internal void OnTransition(AdjacencyState from, AdjacencyState to)
+    {
+        Interlocked.Increment(ref _transitions);
+        s_transitions.Add(1, new KeyValuePair<string, object?>("from", StateName(from)), new KeyValuePair<string, object?>("to", StateName(to)));
+    }
+
+    internal void OnRefusal(string reason)
+    {
+        Interlocked.Increment(ref _refusals);
+        s_refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    private static string StateName(AdjacencyState s) => s switch
+    {
+        AdjacencyState.Down => "down",
+        AdjacencyState.Joining => "joining",
+        AdjacencyState.Exchange => "exchange",
+        AdjacencyState.Full => "full",
+        _ => "dead",
+    };
+
+    private static long Sum(long[] values)
+    {
+        long total = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            total += Volatile.Read(ref values[i]);
+        }
+
+        return total;
+    }
+}

@@ -1,0 +1,454 @@
+// Triggered updates: store changes become damped, coalesced deltas, acknowledged and retransmitted.
+using Google.Protobuf;
+using Kraken.Net.Execution;
+using Kraken.Net.Sync;
+using Kraken.Net.Sync.Proto;
+using Kraken.Tree.State;
+
+namespace Kraken.Tree.Sync;
+
+public sealed partial class SyncEngine
+{
+    private readonly Lock _changesLock = new();
+    private List<(StateView View, NodeId Node, bool Topology)> _changes = [];
+    private List<(StateView View, NodeId Node, bool Topology)> _draining = [];
+    private bool _drainPosted;
+    private bool _flushPosted;
+    private ITimer? _flushTimer;
+    private TimeSpan _flushDue = TimeSpan.MaxValue;
+    private ITimer? _retransmitTimer;
+    private TimeSpan _retransmitDue = TimeSpan.MaxValue;
+    private ITimer? _refreshTimer;
+
+    private void StartTimers()
+    {
+        _flushTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnFlushTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _retransmitTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnRetransmit(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (_options.Profile == SyncProfile.Kraken)
+        {
+            _refreshTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnRefresh(), this, _options.RefreshInterval, _options.RefreshInterval);
+        }
+    }
+
+    private void StopTimers()
+    {
+        _flushTimer?.Dispose();
+        _retransmitTimer?.Dispose();
+        _refreshTimer?.Dispose();
+    }
+
+    /// <summary>Called under the store's write lock: only records what changed and posts one drain.</summary>
+    void IStateObserver.OnChanges(ReadOnlySpan<StateChange> changes)
+    {
+        var schema = _store.Schema;
+        lock (_changesLock)
+        {
+            foreach (var c in changes)
+            {
+                var topology = c.View == StateView.Cfg
+                    && (c.Kind != ChangeKind.Updated || ReferenceEquals(c.Url, schema.ParentId) || ReferenceEquals(c.Url, schema.BackupParents));
+                if (_changes.Count > 0 && _changes[^1] is var last && last.View == c.View && last.Node == c.Node)
+                {
+                    if (topology && !last.Topology)
+                    {
+                        _changes[^1] = (c.View, c.Node, true);
+                    }
+
+                    continue;
+                }
+
+                _changes.Add((c.View, c.Node, topology));
+            }
+
+            if (!_drainPosted)
+            {
+                _drainPosted = true;
+                _executor.Post(static s => ((SyncEngine)s!).DrainChanges(), this);
+            }
+        }
+    }
+
+    private void DrainChanges()
+    {
+        lock (_changesLock)
+        {
+            (_changes, _draining) = (_draining, _changes);
+            _drainPosted = false;
+        }
+
+        if (_stopped)
+        {
+            _draining.Clear();
+            return;
+        }
+
+        var topology = false;
+        foreach (var c in _draining)
+        {
+            topology |= c.Topology;
+        }
+
+        if (topology)
+        {
+            RebuildTopology();
+        }
+
+        foreach (var (view, node, _) in _draining)
+        {
+            if (view == StateView.Cfg)
+            {
+                foreach (var peer in _childOrder)
+                {
+                    var adj = _children[peer];
+                    if (adj.IsUp && adj.Flowing.Contains(node))
+                    {
+                        MarkDirty(adj, node);
+                    }
+                }
+            }
+            else if (_parent is { IsUp: true } p && p.Flowing.Contains(node))
+            {
+                MarkDirty(p, node);
+            }
+        }
+
+        _draining.Clear();
+    }
+
+    /// <summary>Queues a record for the peer, to go at once unless damping holds it back.</summary>
+    private void MarkDirty(Adjacency adj, NodeId node)
+    {
+        if (_options.Profile == SyncProfile.KrakenGo)
+        {
+            // The original sends changes only with the next hello.
+            return;
+        }
+
+        adj.Dirty.Add(node);
+        ScheduleFlush(DampDue(adj, node));
+    }
+
+    private TimeSpan DampDue(Adjacency adj, NodeId node) =>
+        adj.Damping.TryGetValue(node, out var d) ? d.LastSent + d.Hold : TimeSpan.Zero;
+
+    private void Damp(Adjacency adj, NodeId node)
+    {
+        var now = Now;
+        if (adj.Damping.TryGetValue(node, out var d) && now - d.LastSent < _options.DampingMaximum)
+        {
+            // Sent again soon after the last send: hold the next one back, twice as long each time.
+            var hold = d.Hold * 2 < _options.DampingInterval ? _options.DampingInterval : d.Hold * 2;
+            d.Hold = hold > _options.DampingMaximum ? _options.DampingMaximum : hold;
+        }
+        else
+        {
+            d.Hold = TimeSpan.Zero;
+        }
+
+        d.LastSent = now;
+        adj.Damping[node] = d;
+    }
+
+    private void ScheduleFlush(TimeSpan due)
+    {
+        if (due <= Now)
+        {
+            // Coalesce everything that changes within this turn of the executor into one flush.
+            if (!_flushPosted)
+            {
+                _flushPosted = true;
+                _executor.Post(static s => ((SyncEngine)s!).Flush(), this);
+            }
+        }
+        else if (due < _flushDue)
+        {
+            _flushDue = due;
+            _flushTimer?.Change(due - Now, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnFlushTimer()
+    {
+        _flushDue = TimeSpan.MaxValue;
+        Flush();
+    }
+
+    private void Flush()
+    {
+        _flushPosted = false;
+        if (_stopped)
+        {
+            return;
+        }
+
+        var now = Now;
+        var next = TimeSpan.MaxValue;
+        var ready = new List<NodeId>();
+        foreach (var adj in AdjacenciesInOrder())
+        {
+            if (adj.Dirty.Count == 0 || !adj.IsUp)
+            {
+                continue;
+            }
+
+            ready.Clear();
+            foreach (var node in adj.Dirty)
+            {
+                var due = DampDue(adj, node);
+                if (due <= now)
+                {
+                    ready.Add(node);
+                }
+                else if (due < next)
+                {
+                    next = due;
+                }
+            }
+
+            SendRecords(adj, ready, force: false);
+        }
+
+        if (next != TimeSpan.MaxValue)
+        {
+            ScheduleFlush(next);
+        }
+    }
+
+    /// <summary>
+    /// Sends the current record (or a removal) for each node, packed into deltas: datagram-sized for a few
+    /// records, stream-sized (up to 1 MiB) for bulk. With <paramref name="force"/> records go even if the peer
+    /// should already have that version.
+    /// </summary>
+    private void SendRecords(Adjacency adj, IReadOnlyList<NodeId> nodes, bool force)
+    {
+        var budget = nodes.Count > 32
+            ? Math.Min(1 << 20, _options.MaxMessageSize / 2)
+            : _transport.MaxDatagramSize - FrameHeader.Overhead - 32;
+        var delta = new Delta { View = adj.OutView == StateView.Cfg ? View.Cfg : View.Dsc };
+        var size = 0;
+        foreach (var node in nodes)
+        {
+            adj.Dirty.Remove(node);
+            var record = adj.Flowing.Contains(node) ? _store.Get(adj.OutView, node) : null;
+            if (record is null)
+            {
+                if (adj.Advertised.Remove(node))
+                {
+                    delta.Removed.Add(ByteString.CopyFrom(node.ToByteArray()));
+                    size += NodeId.Size + 2;
+                }
+
+                continue;
+            }
+
+            if (!force && adj.Advertised.TryGetValue(node, out var sent) && sent == record.Version)
+            {
+                continue;
+            }
+
+            var bytes = NodeRecordCodec.ToBytes(record);
+            if (size > 0 && size + bytes.Length + 4 > budget)
+            {
+                SendDelta(adj, delta);
+                delta = new Delta { View = delta.View };
+                size = 0;
+            }
+
+            delta.Records.Add(ByteString.CopyFrom(bytes));
+            size += bytes.Length + 4;
+            adj.Advertised.Set(node, record.Version);
+            Damp(adj, node);
+        }
+
+        if (delta.Records.Count > 0 || delta.Removed.Count > 0)
+        {
+            SendDelta(adj, delta);
+        }
+    }
+
+    private void SendDelta(Adjacency adj, Delta delta)
+    {
+        delta.DeltaId = ++adj.NextDeltaId;
+        var payload = delta.ToByteArray();
+        var due = Now + _options.RetransmitInterval;
+        adj.Unacked[delta.DeltaId] = new PendingDelta(payload, due);
+        Send(adj, MessageType.Delta, payload);
+        ScheduleRetransmit(due);
+    }
+
+    private void ScheduleRetransmit(TimeSpan due)
+    {
+        if (due < _retransmitDue)
+        {
+            _retransmitDue = due;
+            _retransmitTimer?.Change(due - Now, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnRetransmit()
+    {
+        _retransmitDue = TimeSpan.MaxValue;
+        if (_stopped)
+        {
+            return;
+        }
+
+        var now = Now;
+        var next = TimeSpan.MaxValue;
+        foreach (var adj in AdjacenciesInOrder())
+        {
+            if (!adj.IsUp)
+            {
+                continue;
+            }
+
+            foreach (var (_, pending) in adj.Unacked)
+            {
+                if (pending.Due <= now)
+                {
+                    // Same delta id, new frame sequence: the replay window would drop a resent frame.
+                    pending.Retries++;
+                    var backoff = TimeSpan.FromTicks(_options.RetransmitInterval.Ticks << Math.Min(pending.Retries, 16));
+                    pending.Due = now + (backoff < _options.HelloInterval ? backoff : _options.HelloInterval);
+                    Send(adj, MessageType.Delta, pending.Payload);
+                }
+
+                if (pending.Due < next)
+                {
+                    next = pending.Due;
+                }
+            }
+        }
+
+        if (next != TimeSpan.MaxValue)
+        {
+            ScheduleRetransmit(next);
+        }
+    }
+
+    private void OnAck(Adjacency adj, Ack ack)
+    {
+        foreach (var id in ack.DeltaIds)
+        {
+            adj.Unacked.Remove(id);
+        }
+    }
+
+    private void OnDelta(Adjacency adj, Delta delta)
+    {
+        CheckView(adj, delta.View);
+
+        // Decode everything before changing anything: a malformed delta is dropped whole.
+        var records = new List<NodeRecord>(delta.Records.Count);
+        foreach (var b in delta.Records)
+        {
+            records.Add(NodeRecordCodec.FromBytes(b.Span, _store.Schema));
+        }
+
+        var removed = new List<NodeId>(delta.Removed.Count);
+        foreach (var b in delta.Removed)
+        {
+            removed.Add(b.Length == NodeId.Size ? new NodeId(b.Span) : throw new SyncProtocolException(DropReason.Malformed, "delta: a removed id is not 16 bytes"));
+        }
+
+        _store.Batch(_ =>
+        {
+            foreach (var r in records)
+            {
+                ApplyInbound(adj, r);
+            }
+
+            foreach (var id in removed)
+            {
+                RemoveInbound(adj, id);
+            }
+        });
+
+        var ack = new Ack();
+        ack.DeltaIds.Add(delta.DeltaId);
+        Send(adj, MessageType.Ack, ack.ToByteArray());
+    }
+
+    private void CheckView(Adjacency adj, View view)
+    {
+        var expected = adj.InView == StateView.Cfg ? View.Cfg : View.Dsc;
+        if (view != expected)
+        {
+            throw new SyncProtocolException(DropReason.Malformed, $"{adj.Role} {adj.Peer} sent {view} records; only {expected} flows this way");
+        }
+    }
+
+    /// <summary>Applies one received record unless an equal or newer version of it came before.</summary>
+    private void ApplyInbound(Adjacency adj, NodeRecord record)
+    {
+        var known = adj.Received.TryGetValue(record.Id, out var had);
+        if (known && record.Version <= had)
+        {
+            return;
+        }
+
+        adj.Received.Set(record.Id, record.Version);
+        if (adj.Role == AdjacencyRole.Parent)
+        {
+            // The parent is the authority for Cfg.
+            ApplyCfg(record);
+            return;
+        }
+
+        if (record.Id == Self)
+        {
+            SyncLog.RecordIgnored(_logger, record.Id, adj.Peer, "a node's own Dsc is never taken from a child");
+            return;
+        }
+
+        if (!_store.Contains(record.Id))
+        {
+            SyncLog.RecordIgnored(_logger, record.Id, adj.Peer, "not in this node's Cfg");
+            return;
+        }
+
+        var owner = _dscOwner.GetValueOrDefault(record.Id);
+        if (owner is not null && !ReferenceEquals(owner, adj) && owner.IsUp && known)
+        {
+            // Another child took this node over more recently; this report is stale.
+            return;
+        }
+
+        if (!ReferenceEquals(owner, adj))
+        {
+            _dscOwner[record.Id] = adj;
+            UpwardAdd(record.Id);
+        }
+
+        if (record.Id == adj.Peer)
+        {
+            // A direct child's /RunState is the parent's view of the adjacency, not the child's.
+            var local = _store.GetRequired(StateView.Dsc, record.Id);
+            record = record.With(_store.Schema.RunState, local.Get(_store.Schema.RunState));
+        }
+
+        _store.Replace(StateView.Dsc, record);
+    }
+
+    private void RemoveInbound(Adjacency adj, NodeId id)
+    {
+        if (!adj.Received.Remove(id))
+        {
+            return;
+        }
+
+        if (adj.Role == AdjacencyRole.Parent)
+        {
+            // The node left this node's subtree.
+            if (id != Self)
+            {
+                _store.Delete(id);
+            }
+        }
+        else if (_dscOwner.TryGetValue(id, out var owner) && ReferenceEquals(owner, adj))
+        {
+            _dscOwner.Remove(id);
+            UpwardRemove(id);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+// Who holds what: each child's subtree (from Cfg parent links) and the set of Dsc records this node reports up.
+using Kraken.Tree.State;
+
+namespace Kraken.Tree.Sync;
+
+public sealed partial class SyncEngine
+{
+    private readonly Dictionary<NodeId, List<NodeId>> _childrenOf = [];
+
+    // Which child adjacency carries each node's Dsc. When two children report the same node (it failed over
+    // from one to the other), the one that started reporting it last wins.
+    private readonly Dictionary<NodeId, Adjacency> _dscOwner = [];
+
+    /// <summary>Rebuilds the parent -> children index from Cfg and re-evaluates what flows to each child.</summary>
+    private void RebuildTopology()
+    {
+        _childrenOf.Clear();
+        foreach (var record in _store.Snapshot(StateView.Cfg))
+        {
+            foreach (var p in record.Parents())
+            {
+                if (!_childrenOf.TryGetValue(p, out var list))
+                {
+                    _childrenOf[p] = list = [];
+                }
+
+                list.Add(record.Id);
+            }
+        }
+
+        foreach (var peer in _childOrder)
+        {
+            var adj = _children[peer];
+            if (!adj.IsUp)
+            {
+                continue;
+            }
+
+            var next = SubtreeOf(peer);
+            foreach (var id in adj.Flowing)
+            {
+                if (!next.Contains(id))
+                {
+                    MarkDirty(adj, id);
+                }
+            }
+
+            foreach (var id in next)
+            {
+                if (!adj.Flowing.Contains(id))
+                {
+                    MarkDirty(adj, id);
+                }
+            }
+
+            adj.Flowing = next;
+        }
+    }
+
+    /// <summary>
+    /// A child's subtree: the child and every node whose Cfg names, as parent or backup parent, a node already
+    /// in the subtree. Backup children are included so that a backup parent can admit them when they fail over.
+    /// </summary>
+    private HashSet<NodeId> SubtreeOf(NodeId child)
+    {
+        var result = new HashSet<NodeId> { child };
+        var queue = new Queue<NodeId>();
+        queue.Enqueue(child);
+        while (queue.TryDequeue(out var n))
+        {
+            if (_childrenOf.TryGetValue(n, out var kids))
+            {
+                foreach (var k in kids)
+                {
+                    if (k != Self && result.Add(k))
+                    {
+                        queue.Enqueue(k);
+                    }
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The nodes whose Dsc this node reports to its parent: itself, its children, and what they carry.</summary>
+    private HashSet<NodeId> UpwardSet()
+    {
+        var set = new HashSet<NodeId> { Self };
+        foreach (var peer in _children.Keys)
+        {
+            set.Add(peer);
+        }
+
+        foreach (var (node, owner) in _dscOwner)
+        {
+            if (owner.IsUp)
+            {
+                set.Add(node);
+            }
+        }
+
+        return set;
+    }
+
+    private void UpwardAdd(NodeId node)
+    {
+        if (_parent is { IsUp: true } p && p.Flowing.Add(node))
+        {
+            MarkDirty(p, node);
+        }
+    }
+
+    private void UpwardRemove(NodeId node)
+    {
+        if (node == Self || _children.ContainsKey(node) || (_dscOwner.TryGetValue(node, out var o) && o.IsUp))
+        {
+            return;
+        }
+
+        if (_parent is { IsUp: true } p && p.Flowing.Remove(node))
+        {
+            MarkDirty(p, node);
+        }
+    }
+
+    /// <summary>Forgets every node <paramref name="adj"/> carried (a dead or replaced child); they stop flowing up.</summary>
+    private void ReleaseAll(Adjacency adj)
+    {
+        var released = new List<NodeId>();
+        foreach (var (node, owner) in _dscOwner)
+        {
+            if (ReferenceEquals(owner, adj))
+            {
+                released.Add(node);
+            }
+        }
+
+        released.Sort();
+        foreach (var node in released)
+        {
+            _dscOwner.Remove(node);
+            UpwardRemove(node);
+        }
+    }
+}

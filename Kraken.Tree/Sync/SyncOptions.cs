@@ -1,0 +1,145 @@
+// Settings of one node's sync engine: identity, parents, secret, timers and the behaviour profile.
+using System.Net;
+using Kraken.Tree.State;
+
+namespace Kraken.Tree.Sync;
+
+/// <summary>How the engine propagates records.</summary>
+public enum SyncProfile
+{
+    /// <summary>Small digest hellos, triggered deltas (acknowledged, retransmitted, damped), anti-entropy repair.</summary>
+    Kraken,
+
+    /// <summary>
+    /// The original Kraken's behaviour, for side-by-side comparison: 10 s hello, 40 s dead, every hello carries
+    /// the whole records, changes travel only with hellos.
+    /// </summary>
+    KrakenGo,
+}
+
+/// <summary>
+/// Options of a <see cref="SyncEngine"/>. Start from <see cref="ForProfile"/> and change what differs with
+/// <c>with</c>; <see cref="Validate"/> names the offending key.
+/// </summary>
+public sealed record SyncOptions
+{
+    /// <summary>This node.</summary>
+    public required NodeId NodeId { get; init; }
+
+    /// <summary>The cluster join secret (at least 16 bytes); every key is derived from it.</summary>
+    public required byte[] JoinSecret { get; init; }
+
+    public SyncProfile Profile { get; init; } = SyncProfile.Kraken;
+
+    /// <summary>Where to join: the primary parent first, then backups. Empty for the root.</summary>
+    public IReadOnlyList<EndPoint> Parents { get; init; } = [];
+
+    /// <summary>How often a hello goes to each neighbour (less a random jitter of up to <see cref="HelloJitter"/>).</summary>
+    public TimeSpan HelloInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Silence after which a neighbour is Dead (checked at each hello tick).</summary>
+    public TimeSpan DeadInterval { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>First retransmission delay of an unacknowledged delta; it doubles up to the hello interval.</summary>
+    public TimeSpan RetransmitInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Hold time after a record was sent again soon after a previous send; doubles while it keeps changing.</summary>
+    public TimeSpan DampingInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Longest hold of a flapping record; a record quiet this long is sent at once again.</summary>
+    public TimeSpan DampingMaximum { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Period of the full refresh that resends every record (anti-entropy of last resort).</summary>
+    public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How long a join may take before the attempt is abandoned.</summary>
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>First delay between failed join attempts; it doubles up to <see cref="JoinBackoffMaximum"/>.</summary>
+    public TimeSpan JoinBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan JoinBackoffMaximum { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Fraction of the hello interval taken off at random, so neighbours do not send in lockstep.</summary>
+    public double HelloJitter { get; init; } = 0.1;
+
+    /// <summary>Largest payload accepted; checked against the header before anything is allocated.</summary>
+    public int MaxMessageSize { get; init; } = 32 << 20;
+
+    /// <summary>Seed of the jitter generator; by default derived from the node id, so runs are reproducible.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Defaults for <paramref name="profile"/>.</summary>
+    public static SyncOptions ForProfile(SyncProfile profile, NodeId nodeId, byte[] joinSecret) => profile switch
+    {
+        SyncProfile.KrakenGo => new SyncOptions
+        {
+            NodeId = nodeId,
+            JoinSecret = joinSecret,
+            Profile = SyncProfile.KrakenGo,
+            HelloInterval = TimeSpan.FromSeconds(10),
+            DeadInterval = TimeSpan.FromSeconds(40),
+            HelloJitter = 0,
+        },
+        _ => new SyncOptions { NodeId = nodeId, JoinSecret = joinSecret },
+    };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (NodeId.IsNil)
+        {
+            throw Invalid(nameof(NodeId), "must not be the nil id");
+        }
+
+        if (JoinSecret is null || JoinSecret.Length < 16)
+        {
+            throw Invalid(nameof(JoinSecret), $"must be at least 16 bytes, got {JoinSecret?.Length ?? 0}");
+        }
+
+        Positive(HelloInterval, nameof(HelloInterval));
+        Positive(RetransmitInterval, nameof(RetransmitInterval));
+        Positive(JoinTimeout, nameof(JoinTimeout));
+        Positive(JoinBackoff, nameof(JoinBackoff));
+        Positive(RefreshInterval, nameof(RefreshInterval));
+        if (DeadInterval <= HelloInterval)
+        {
+            throw Invalid(nameof(DeadInterval), $"({DeadInterval}) must be longer than HelloInterval ({HelloInterval})");
+        }
+
+        if (DampingInterval < TimeSpan.Zero || DampingMaximum < DampingInterval)
+        {
+            throw Invalid(nameof(DampingMaximum), $"({DampingMaximum}) must be at least DampingInterval ({DampingInterval}), which must not be negative");
+        }
+
+        if (JoinBackoffMaximum < JoinBackoff)
+        {
+            throw Invalid(nameof(JoinBackoffMaximum), $"({JoinBackoffMaximum}) must be at least JoinBackoff ({JoinBackoff})");
+        }
+
+        if (HelloJitter is < 0 or >= 1 || double.IsNaN(HelloJitter))
+        {
+            throw Invalid(nameof(HelloJitter), $"({HelloJitter}) must be in [0, 1)");
+        }
+
+        if (MaxMessageSize < 4096)
+        {
+            throw Invalid(nameof(MaxMessageSize), $"({MaxMessageSize}) must be at least 4096 bytes");
+        }
+
+        if (Parents is null || Parents.Any(p => p is null))
+        {
+            throw Invalid(nameof(Parents), "must not be null or hold null addresses");
+        }
+    }
+
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw Invalid(name, $"({value}) must be positive");
+        }
+    }
+
+    private static ArgumentException Invalid(string key, string message) => new($"Sync:{key} {message}.", key);
+}
