@@ -12,7 +12,7 @@ namespace Kraken.Modules.Power;
 /// <summary>
 /// Powers a daemon's children (context Child): turns the engine's PhysState steps into driver calls
 /// (<c>UKtoOFF</c> reads the state, <c>OFFtoON</c>, <c>ONtoOFF</c>, <c>HANGtoOFF</c>, and <c>HANGtoON</c>, a
-/// hard reset or power-on that recovers a hung node in one step), polls every node it powers and reports
+/// power cycle (or power-on) that recovers a hung node in one step), polls every node it powers and reports
 /// what it finds as discoveries, and runs bulk operations with a summary. Calls are bounded per driver and per
 /// BMC, time out and are retried when the failure is transient. Every piece of state lives on the injected
 /// executor and every timer comes from the injected clock, so it runs unchanged on the simulator's virtual
@@ -115,7 +115,7 @@ public sealed partial class PowerModule : IReconcileModule, IDisposable
         UnknownToOff => PowerAction.Status,
         OffToOn => PowerAction.On,
         OnToOff or HangToOff => PowerAction.Off,
-        HangToOn => PowerAction.Reset,
+        HangToOn => PowerAction.Cycle,
         _ => null,
     };
 
