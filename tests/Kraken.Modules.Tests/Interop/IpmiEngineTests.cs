@@ -8,7 +8,7 @@ using Kraken.Tree.State;
 namespace Kraken.Modules.Tests.Interop;
 
 [Trait("Category", "Interop")]
-public sealed class IpmiEngineTests : IAsyncDisposable
+public sealed class IpmiEngineTests : IAsyncLifetime
 {
     private readonly IpmiSimBmc _bmc = new();
     private readonly SerialExecutor _executor = new();
@@ -28,7 +28,9 @@ public sealed class IpmiEngineTests : IAsyncDisposable
         _engine.Start();
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         _module.Dispose();
         _engine.Dispose();

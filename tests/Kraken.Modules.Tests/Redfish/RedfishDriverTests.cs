@@ -6,12 +6,14 @@ using Kraken.Tree.State;
 
 namespace Kraken.Modules.Tests.Redfish;
 
-public sealed class RedfishDriverTests : IAsyncDisposable
+public sealed class RedfishDriverTests : IAsyncLifetime
 {
     private readonly RedfishTestService _service = new("1");
     private readonly InMemoryCredentialProvider _credentials = new InMemoryCredentialProvider().Set("rf", RedfishTestService.Password).Set("bad", "guess");
 
-    public ValueTask DisposeAsync() => _service.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _service.DisposeAsync();
 
     private PowerTarget Target(string credential = "rf", string? system = null) => new(NodeId.FromName("n1"), "redfish", _service.BaseUrl)
     {
