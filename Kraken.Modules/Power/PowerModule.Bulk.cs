@@ -110,7 +110,7 @@ public sealed partial class PowerModule
             _results[op.Index] = new BulkNodeResult(op.Target.Node, op.Target.Name, outcome)
             {
                 Status = ok ? op.Status : PowerStatus.Unknown,
-                Reason = ok ? null : op.Cancelled ? "cancelled" : op.Reason,
+                Reason = ok ? null : op.Cancelled ? "cancelled" : WithoutName(op.Reason, op.Target),
                 Error = ok ? null : op.Error,
                 Calls = op.Calls,
                 Duration = module._time.GetElapsedTime(op.Submitted),
@@ -123,6 +123,10 @@ public sealed partial class PowerModule
             _remaining--;
             CompleteIfDone();
         }
+
+        /// <summary>Drivers prefix messages with the node's name; the result already names the node, and reasons group better without it.</summary>
+        private static string? WithoutName(string? reason, PowerTarget target) =>
+            reason is not null && reason.StartsWith(target.Name + ": ", StringComparison.Ordinal) ? reason[(target.Name.Length + 2)..] : reason;
 
         public void CompleteIfDone()
         {

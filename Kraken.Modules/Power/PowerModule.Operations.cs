@@ -73,6 +73,15 @@ public sealed partial class PowerModule
             TaskScheduler.Default);
     }
 
+    /// <summary>Ends an operation cancelled in the queue; posted, as the scheduler is mid-pump.</summary>
+    private void Dropped(PowerOperation op)
+    {
+        op.Cancelled = true;
+        op.Error = PowerErrorKind.Timeout;
+        op.Reason = "cancelled";
+        _executor.Post(static s => ((PowerOperation)s!).Module!.Finish((PowerOperation)s!), Own(op));
+    }
+
     private PowerOperation Own(PowerOperation op)
     {
         op.Module = this;

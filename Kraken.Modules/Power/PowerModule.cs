@@ -72,7 +72,7 @@ public sealed partial class PowerModule : IReconcileModule, IDisposable
             _drivers[driver.Name] = new DriverSlot(driver, _options.LimitFor(driver.Name));
         }
 
-        _scheduler = new PowerScheduler(_options.BmcConcurrency, StartCall);
+        _scheduler = new PowerScheduler(_options.BmcConcurrency, StartCall, Dropped);
         _metrics = new PowerMetrics(_options.Meter);
         Declaration = CreateDeclaration(_options);
     }

@@ -37,9 +37,10 @@ internal sealed class BmcSlot(string key)
 /// <summary>
 /// Decides which queued operation runs next. An operation starts when its driver has fewer than its limit in
 /// flight and its BMC fewer than the per-BMC limit; one whose BMC is busy is parked behind that BMC, so it
-/// does not hold up operations for other BMCs, and runs before later ones once the BMC frees.
+/// does not hold up operations for other BMCs, and runs before later ones once the BMC frees. An operation
+/// cancelled while it waited is dropped when its turn comes, without a call.
 /// </summary>
-internal sealed class PowerScheduler(int bmcLimit, Action<PowerOperation> start)
+internal sealed class PowerScheduler(int bmcLimit, Action<PowerOperation> start, Action<PowerOperation> dropped)
 {
     public void Enqueue(DriverSlot driver, PowerOperation op)
     {
@@ -98,6 +99,14 @@ internal sealed class PowerScheduler(int bmcLimit, Action<PowerOperation> start)
             }
 
             driver.Queued--;
+            if (op.Cancel.IsCancellationRequested)
+            {
+                // Abandoned while it waited (the engine re-planned or timed the step out): no call at all.
+                op.Bmc = null;
+                dropped(op);
+                continue;
+            }
+
             driver.InFlight++;
             driver.Peak = Math.Max(driver.Peak, driver.InFlight);
             op.Bmc!.InFlight++;

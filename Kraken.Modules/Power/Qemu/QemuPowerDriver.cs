@@ -111,10 +111,29 @@ public sealed class QemuPowerDriver : IPowerDriver
             await qmp.DisposeAsync().ConfigureAwait(false);
         }
 
-        while (await QmpClient.TryConnectAsync(target.Address, _options.MaxLineBytes, ct).ConfigureAwait(false) is { } still)
+        while (await TryConnectQuietlyAsync(target, ct).ConfigureAwait(false))
         {
-            await still.DisposeAsync().ConfigureAwait(false);
             await Task.Delay(_options.PollInterval, _time, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether the VM answers QMP now; a VM that is still starting or already stopping counts as not answering.</summary>
+    private async Task<bool> TryConnectQuietlyAsync(PowerTarget target, CancellationToken ct)
+    {
+        try
+        {
+            var qmp = await QmpClient.TryConnectAsync(target.Address, _options.MaxLineBytes, ct).ConfigureAwait(false);
+            if (qmp is null)
+            {
+                return false;
+            }
+
+            await qmp.DisposeAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (PowerException e) when (e.Kind == PowerErrorKind.Unreachable)
+        {
+            return false;
         }
     }
 
@@ -167,9 +186,8 @@ public sealed class QemuPowerDriver : IPowerDriver
             process.BeginOutputReadLine();
             while (true)
             {
-                if (await QmpClient.TryConnectAsync(target.Address, _options.MaxLineBytes, ct).ConfigureAwait(false) is { } qmp)
+                if (await TryConnectQuietlyAsync(target, ct).ConfigureAwait(false))
                 {
-                    await qmp.DisposeAsync().ConfigureAwait(false);
                     return;
                 }
 

@@ -37,8 +37,9 @@ internal sealed class QmpClient : IAsyncDisposable
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
         }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable or SocketError.NoData)
+        catch (SocketException)
         {
+            // Refused or a stale socket file: no VM runs there.
             socket.Dispose();
             return null;
         }
@@ -65,7 +66,15 @@ internal sealed class QmpClient : IAsyncDisposable
     public async Task<JsonNode?> ExecuteAsync(string command, CancellationToken ct)
     {
         var bytes = Encoding.UTF8.GetBytes(new JsonObject { ["execute"] = command }.ToJsonString() + "\n");
-        await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new PowerException(PowerErrorKind.Unreachable, $"QMP socket {_path}: {e.Message}", e);
+        }
+
         while (true)
         {
             var message = await ReadMessageAsync(ct).ConfigureAwait(false);
@@ -106,7 +115,15 @@ internal sealed class QmpClient : IAsyncDisposable
             if (_start == _end)
             {
                 _start = 0;
-                _end = await _stream.ReadAsync(_buffer, ct).ConfigureAwait(false);
+                try
+                {
+                    _end = await _stream.ReadAsync(_buffer, ct).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    throw new PowerException(PowerErrorKind.Unreachable, $"QMP socket {_path}: {e.Message}", e);
+                }
+
                 if (_end == 0)
                 {
                     // quit closes the socket right after its answer; anything else cut short is a protocol error.

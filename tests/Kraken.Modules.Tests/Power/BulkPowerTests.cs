@@ -111,6 +111,22 @@ public class BulkPowerTests
     }
 
     [Fact]
+    public void Operations_cancelled_while_queued_behind_a_busy_bmc_never_reach_the_driver()
+    {
+        using var c = new PowerCluster(new SimPowerOptions { OnDelay = SimDelay.Fixed(TimeSpan.FromSeconds(5)) }, new PowerOptions { PollInterval = TimeSpan.Zero, BmcConcurrency = 1 });
+        var ids = Enumerable.Range(0, 3).Select(i => c.AddNode("n" + i, bmc: "chassis-1")).ToArray();
+        using var cts = new CancellationTokenSource();
+        var task = c.Module.RunBulkAsync(ids, PowerAction.On, cancellationToken: cts.Token);
+        c.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, c.Sim.Calls);
+        cts.Cancel();
+        var summary = c.Await(task, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, c.Sim.Calls);
+        Assert.Equal(3, summary.Failed);
+        Assert.Equal([1, 0, 0], summary.Results.Select(r => r.Calls));
+    }
+
+    [Fact]
     public void Empty_run_completes_with_an_empty_summary()
     {
         using var c = new PowerCluster(new SimPowerOptions(), new PowerOptions { PollInterval = TimeSpan.Zero });
