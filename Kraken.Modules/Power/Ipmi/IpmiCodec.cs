@@ -335,7 +335,7 @@ internal static class IpmiCodec
         return new Header(type, flags, BinaryPrimitives.ReadUInt32LittleEndian(d[6..]), payload);
     }
 
-    private static byte[] Unauthenticated(IpmiPayloadType type, ReadOnlySpan<byte> payload)
+    public static byte[] Unauthenticated(IpmiPayloadType type, ReadOnlySpan<byte> payload)
     {
         var packet = new byte[HeaderLength + payload.Length];
         WriteRmcp(packet);

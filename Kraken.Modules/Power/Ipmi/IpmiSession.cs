@@ -113,8 +113,9 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
         }
 
         var sik = _suite.Hmac(kuid, Concat(rm, rc, nameTail));
-        var k1 = _suite.Hmac(sik, Fill(0x01, _suite.HashLength));
-        var k2 = _suite.Hmac(sik, Fill(0x02, _suite.HashLength));
+        // The constants are 20 bytes for every suite (IPMI 2.0 section 13.32), also with SHA-256.
+        var k1 = _suite.Hmac(sik, Fill(0x01, 20));
+        var k2 = _suite.Hmac(sik, Fill(0x02, 20));
 
         // RAKP 3/4: we prove we know the password; the BMC confirms the session key.
         tag = ++_tag;
