@@ -47,14 +47,14 @@ public sealed class IpmiPowerDriver : IPowerDriver, IDisposable
         var user = target.User ?? string.Empty;
         var password = _credentials.GetPassword(target);
         var key = $"{endPoint}|{user}|{target.Credential}";
-        var session = _sessions.GetOrAdd(key, _ => new IpmiSession(endPoint, user, password, _options, _time));
+        var session = _sessions.GetOrAdd(key, _ => new IpmiSession(endPoint, user, _options, _time));
         await session.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var reused = session.IsActive;
             if (!reused)
             {
-                await session.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await session.OpenAsync(password, cancellationToken).ConfigureAwait(false);
             }
 
             try
@@ -64,7 +64,7 @@ public sealed class IpmiPowerDriver : IPowerDriver, IDisposable
             catch (PowerException e) when (reused && e.Kind is PowerErrorKind.Timeout or PowerErrorKind.Protocol)
             {
                 // The BMC may have dropped the session (restart, its own idle timeout): one fresh try.
-                await session.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await session.OpenAsync(password, cancellationToken).ConfigureAwait(false);
                 return await RunAsync(session, action, cancellationToken).ConfigureAwait(false);
             }
         }

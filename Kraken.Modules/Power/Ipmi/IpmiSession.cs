@@ -11,7 +11,7 @@ namespace Kraken.Modules.Power.Ipmi;
 /// A session with one BMC over one connected UDP socket. Not thread-safe: the driver holds <see cref="Lock"/>
 /// around every use, so a BMC sees one request at a time from this driver.
 /// </summary>
-internal sealed class IpmiSession(IPEndPoint endPoint, string user, string password, IpmiOptions options, TimeProvider time) : IDisposable
+internal sealed class IpmiSession(IPEndPoint endPoint, string user, IpmiOptions options, TimeProvider time) : IDisposable
 {
     private const byte NameOnlyLookup = 0x10;
 
@@ -41,7 +41,8 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
     /// <summary>Sessions opened so far (for tests of reuse).</summary>
     public int Established { get; private set; }
 
-    public async Task OpenAsync(CancellationToken ct)
+    /// <summary>Opens a new session; the password is read for each one, so a rotated credential takes effect at the next.</summary>
+    public async Task OpenAsync(string password, CancellationToken ct)
     {
         Drop();
         var userBytes = Encoding.UTF8.GetBytes(user);
@@ -175,41 +176,14 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
         var keys = _keys ?? throw new InvalidOperationException("No active IPMI session.");
         var rqSeq = _rqSeq = (byte)((_rqSeq + 1) & 0x3F);
         var request = IpmiCodec.Request(netFn, command, rqSeq, data);
-        string? lastError = null;
-        for (var attempt = 0; attempt <= options.PacketRetries; attempt++)
-        {
-            await SendAsync(IpmiCodec.SessionPacket(keys, _bmcSessionId, ++_sequence, request), ct).ConfigureAwait(false);
-            using var wait = Deadline(ct);
-            try
-            {
-                while (true)
-                {
-                    var n = await ReceiveAsync(wait.Token).ConfigureAwait(false);
-                    try
-                    {
-                        CheckSize(n);
-                        var message = IpmiCodec.ReadSessionPacket(_receive.AsSpan(0, n), keys, _consoleSessionId);
-                        if (IpmiCodec.TryReadResponse(message, netFn, command, rqSeq, out var cc, out var reply))
-                        {
-                            _lastUsed = time.GetTimestamp();
-                            return (cc, reply.ToArray());
-                        }
-                    }
-                    catch (PowerException e) when (e.Kind == PowerErrorKind.Protocol)
-                    {
-                        // A bad datagram is dropped, not fatal: a good reply may still come. Its reason is kept
-                        // so that a call ending without one says what was wrong rather than just "no answer".
-                        lastError = e.Message;
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                // This try timed out; send again.
-            }
-        }
 
-        throw NoReply(lastError);
+        // Each try is a new packet (a new session sequence number) carrying the same request.
+        var reply = await RequestAsync(
+            () => IpmiCodec.SessionPacket(keys, _bmcSessionId, ++_sequence, request),
+            d => IpmiCodec.TryReadResponse(IpmiCodec.ReadSessionPacket(d, keys, _consoleSessionId), netFn, command, rqSeq, out var cc, out var body) ? [cc, .. body] : null,
+            ct).ConfigureAwait(false);
+        _lastUsed = time.GetTimestamp();
+        return (reply[0], reply[1..]);
     }
 
     public void Close()
@@ -245,12 +219,32 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
         _socket = null;
     }
 
-    private async Task<byte[]> ExchangeAsync(byte[] packet, IpmiPayloadType expected, byte tag, CancellationToken ct)
+    private Task<byte[]> ExchangeAsync(byte[] packet, IpmiPayloadType expected, byte tag, CancellationToken ct) => RequestAsync(
+        () => packet,
+        d =>
+        {
+            var payload = IpmiCodec.ReadUnauthenticated(d, expected);
+            if (payload.Length == 0)
+            {
+                IpmiCodec.Throw($"empty {expected} payload");
+            }
+
+            return payload[0] == tag ? payload.ToArray() : null;
+        },
+        ct);
+
+    /// <summary>
+    /// Sends a packet and waits for the reply <paramref name="read"/> accepts, sending again after each packet
+    /// timeout. <paramref name="read"/> returns null for a datagram that answers something else and throws a
+    /// protocol error for a malformed one: a bad datagram is dropped, not fatal, as a good reply may still
+    /// come, but its reason is kept so that a call ending without one says what was wrong.
+    /// </summary>
+    private async Task<byte[]> RequestAsync(Func<byte[]> packet, ReplyReader read, CancellationToken ct)
     {
         string? lastError = null;
         for (var attempt = 0; attempt <= options.PacketRetries; attempt++)
         {
-            await SendAsync(packet, ct).ConfigureAwait(false);
+            await SendAsync(packet(), ct).ConfigureAwait(false);
             using var wait = Deadline(ct);
             try
             {
@@ -260,15 +254,9 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
                     try
                     {
                         CheckSize(n);
-                        var payload = IpmiCodec.ReadUnauthenticated(_receive.AsSpan(0, n), expected);
-                        if (payload.Length == 0)
+                        if (read(_receive.AsSpan(0, n)) is { } reply)
                         {
-                            IpmiCodec.Throw($"empty {expected} payload");
-                        }
-
-                        if (payload[0] == tag)
-                        {
-                            return payload.ToArray();
+                            return reply;
                         }
                     }
                     catch (PowerException e) when (e.Kind == PowerErrorKind.Protocol)
@@ -279,6 +267,7 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
+                // This try timed out; send again.
             }
         }
 
@@ -390,6 +379,9 @@ internal sealed class IpmiSession(IPEndPoint endPoint, string user, string passw
         return result;
     }
 }
+
+/// <summary>Reads one datagram: the reply wanted, null for another one, or a protocol error.</summary>
+internal delegate byte[]? ReplyReader(ReadOnlySpan<byte> datagram);
 
 /// <summary>One try's wait: the caller's token or the packet timeout on the injected clock, whichever comes first.</summary>
 internal readonly struct Deadline : IDisposable

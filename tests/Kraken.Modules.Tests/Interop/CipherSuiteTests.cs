@@ -1,6 +1,4 @@
 // Cipher suites 3 and 17 end to end: ipmitool accepts the test BMC, then our driver talks to it.
-using System.Diagnostics;
-using System.Globalization;
 using Kraken.Modules.Power;
 using Kraken.Modules.Power.Ipmi;
 using Kraken.Tree.State;
@@ -32,18 +30,5 @@ public sealed class CipherSuiteTests : IDisposable
         Assert.All(_bmc.Suites, s => Assert.Equal(suite, s));
     }
 
-    private string IpmiTool(int suite, params string[] command)
-    {
-        var psi = new ProcessStartInfo("ipmitool") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-I", "lanplus", "-C", suite.ToString(CultureInfo.InvariantCulture), "-H", "127.0.0.1", "-p", _bmc.Port.ToString(CultureInfo.InvariantCulture), "-U", TestBmc.User, "-P", TestBmc.Password, "-R", "1", "-N", "1" }.Concat(command))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(30_000), "ipmitool did not finish within 30 s");
-        return (output.Result + error.Result).Trim();
-    }
+    private string IpmiTool(int suite, params string[] command) => ExternalTool.IpmiTool(_bmc.Port, suite, TestBmc.User, TestBmc.Password, command);
 }

@@ -1,6 +1,7 @@
 // The power module with the IPMI driver on the real reconcile engine, on real time, against ipmi_sim.
 using Kraken.Modules.Power;
 using Kraken.Modules.Power.Ipmi;
+using Kraken.Modules.Tests.Power;
 using Kraken.Net.Execution;
 using Kraken.Tree.Reconcile;
 using Kraken.Tree.State;
@@ -39,31 +40,13 @@ public sealed class IpmiEngineTests : IAsyncLifetime
         _bmc.Dispose();
     }
 
-    private NodeId AddNode(string name, string credential, string? cfg, string? dsc)
-    {
-        var id = NodeId.FromName(name);
-        var c = NodeRecord.Empty(id, _store.Schema).Edit();
-        c.Set(_store.Schema.ParentId, StateValue.FromNodeId(_self));
-        c.Set("/Nodename", name);
-        c.Set("/Extensions/Power/Driver", "ipmi");
-        c.Set("/Extensions/Power/Address", "127.0.0.1");
-        c.Set("/Extensions/Power/Port", _bmc.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        c.Set("/Extensions/Power/User", IpmiSimBmc.User);
-        c.Set("/Extensions/Power/Credential", credential);
-        if (cfg is not null)
-        {
-            c.Set("/PhysState", cfg);
-        }
-
-        var d = NodeRecord.Empty(id, _store.Schema).Edit();
-        if (dsc is not null)
-        {
-            d.Set("/PhysState", dsc);
-        }
-
-        _store.Create(c.Build(), d.Build());
-        return id;
-    }
+    private NodeId AddNode(string name, string credential, string? cfg, string? dsc) => PowerNodes.Create(
+        _store,
+        _self,
+        name,
+        [("Driver", "ipmi"), ("Address", "127.0.0.1"), ("Port", _bmc.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("User", IpmiSimBmc.User), ("Credential", credential)],
+        cfg,
+        dsc);
 
     private string Phys(NodeId id) => _store.GetRequired(StateView.Dsc, id).Get(_store.Schema.PhysState).ToString();
 

@@ -71,25 +71,8 @@ internal sealed class IpmiSimBmc : IDisposable
     public bool VmRunning => ReadVmPid() is { } pid && IsAlive(pid);
 
     /// <summary>Runs ipmitool against this BMC and returns its standard output (and error).</summary>
-    public string IpmiTool(int cipherSuite, string password, params string[] command)
-    {
-        var psi = new ProcessStartInfo("ipmitool") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-I", "lanplus", "-C", cipherSuite.ToString(System.Globalization.CultureInfo.InvariantCulture), "-H", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", User, "-P", password, "-R", "1", "-N", "1" }.Concat(command))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(30_000))
-        {
-            p.Kill();
-            throw new TimeoutException("ipmitool did not finish within 30 s");
-        }
-
-        return (output.Result + error.Result).Trim();
-    }
+    public string IpmiTool(int cipherSuite, string password, params string[] command) =>
+        ExternalTool.IpmiTool(Port, cipherSuite, User, password, command);
 
     /// <summary>Stops the simulator (its BMC stops answering) but keeps the directory for <see cref="Dispose"/>.</summary>
     public void Stop()

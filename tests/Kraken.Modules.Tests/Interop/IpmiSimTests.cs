@@ -86,6 +86,18 @@ public sealed class IpmiSimTests : IDisposable
     }
 
     [Fact]
+    public async Task Corrected_credential_takes_effect_at_the_next_call()
+    {
+        using var driver = new IpmiPowerDriver(_credentials);
+        var target = Target("rotating");
+        _credentials.Set("rotating", "old-password");
+        var e = await Assert.ThrowsAsync<PowerException>(async () => await driver.ExecuteAsync(target, PowerAction.Status, CancellationToken.None));
+        Assert.Equal(PowerErrorKind.Authentication, e.Kind);
+        _credentials.Set("rotating", IpmiSimBmc.Password);
+        Assert.Equal(PowerStatus.Off, await driver.ExecuteAsync(target, PowerAction.Status, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Suite_17_is_refused_by_ipmi_sim_with_a_clear_error_as_ipmitool_reports()
     {
         using var driver = new IpmiPowerDriver(_credentials, new IpmiOptions { CipherSuite = 17 });

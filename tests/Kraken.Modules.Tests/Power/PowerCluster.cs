@@ -42,28 +42,8 @@ internal sealed class PowerCluster : IDisposable
     public ReconcileEngine Engine { get; }
 
     /// <summary>A child of this daemon with sim power settings; <paramref name="bmc"/> groups nodes behind one BMC address.</summary>
-    public NodeId AddNode(string name, string? physCfg = null, string? physDsc = null, string? bmc = null, string driver = "sim")
-    {
-        var id = NodeId.FromName(name);
-        var cfg = NodeRecord.Empty(id, Store.Schema).Edit();
-        cfg.Set(Store.Schema.ParentId, StateValue.FromNodeId(Self));
-        cfg.Set("/Nodename", name);
-        cfg.Set("/Extensions/Power/Driver", driver);
-        cfg.Set("/Extensions/Power/Address", bmc ?? "bmc-" + name);
-        if (physCfg is not null)
-        {
-            cfg.Set("/PhysState", physCfg);
-        }
-
-        var dsc = NodeRecord.Empty(id, Store.Schema).Edit();
-        if (physDsc is not null)
-        {
-            dsc.Set("/PhysState", physDsc);
-        }
-
-        Store.Create(cfg.Build(), dsc.Build());
-        return id;
-    }
+    public NodeId AddNode(string name, string? physCfg = null, string? physDsc = null, string? bmc = null, string driver = "sim") =>
+        PowerNodes.Create(Store, Self, name, [("Driver", driver), ("Address", bmc ?? "bmc-" + name)], physCfg, physDsc);
 
     public string Phys(NodeId id) => Store.GetRequired(StateView.Dsc, id).Get(Store.Schema.PhysState).ToString();
 

@@ -1,7 +1,7 @@
 // The Redfish driver against the test service; the test service itself checked with redfishtool.
-using System.Diagnostics;
 using Kraken.Modules.Power;
 using Kraken.Modules.Power.Redfish;
+using Kraken.Modules.Tests.Interop;
 using Kraken.Tree.State;
 
 namespace Kraken.Modules.Tests.Redfish;
@@ -127,17 +127,8 @@ public sealed class RedfishDriverTests : IAsyncLifetime
 
     private string RedfishTool(string auth, params string[] args)
     {
-        var psi = new ProcessStartInfo("redfishtool") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-r", $"127.0.0.1:{_service.Port}", "-S", "Never", "-A", auth, "-u", RedfishTestService.User, "-p", RedfishTestService.Password }.Concat(args))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(30_000), "redfishtool did not finish within 30 s");
-        Assert.True(p.ExitCode == 0, $"redfishtool {string.Join(' ', args)} exited with {p.ExitCode}: {error.Result}{output.Result}");
-        return output.Result;
+        var (exitCode, output) = ExternalTool.Run("redfishtool", new[] { "-r", $"127.0.0.1:{_service.Port}", "-S", "Never", "-A", auth, "-u", RedfishTestService.User, "-p", RedfishTestService.Password }.Concat(args));
+        Assert.True(exitCode == 0, $"redfishtool {string.Join(' ', args)} exited with {exitCode}: {output}");
+        return output;
     }
 }
