@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -81,6 +82,10 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         catch (PowerException e)
         {
             throw new PowerException(e.Kind, $"{target.Name}: {e.Message}", e);
+        }
+        catch (HttpRequestException e) when (e.InnerException is AuthenticationException)
+        {
+            throw new PowerException(PowerErrorKind.Configuration, $"{target.Name}: the TLS certificate of Redfish service {call.Base} is not trusted ({e.InnerException.Message}); BMCs with self-signed certificates need RedfishOptions.VerifyTls = false.", e);
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException or IOException)
         {

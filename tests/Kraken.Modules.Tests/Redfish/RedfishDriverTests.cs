@@ -35,7 +35,7 @@ public sealed class RedfishDriverTests : IAsyncLifetime
         Assert.Equal(PowerStatus.On, await driver.ExecuteAsync(Target(), PowerAction.Cycle, CancellationToken.None));
         Assert.Equal(PowerStatus.Off, await driver.ExecuteAsync(Target(), PowerAction.Off, CancellationToken.None));
         Assert.Equal(PowerStatus.On, await driver.ExecuteAsync(Target(), PowerAction.Reset, CancellationToken.None));
-        Assert.Equal(["1:On", "1:PowerCycle", "1:ForceOff", "1:On"], _service.Resets.Reverse());
+        Assert.Equal(["1:On", "1:PowerCycle", "1:ForceOff", "1:On"], _service.Resets);
         Assert.Equal(auth == RedfishAuth.Session ? 1 : 0, driver.SessionsCreated);
     }
 

@@ -1,5 +1,7 @@
 // A small Redfish service on loopback (ASP.NET Core): service root, sessions, Systems and ComputerSystem.Reset.
 using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -25,7 +27,7 @@ public enum RedfishFault
 /// <summary>
 /// Enough of DSP0266 for power control and for redfishtool: <c>/redfish</c>, the service root, the session
 /// service (X-Auth-Token), Basic auth, a Systems collection whose members have <c>PowerState</c> and a
-/// <c>#ComputerSystem.Reset</c> action. Every request is counted by method and path.
+/// <c>#ComputerSystem.Reset</c> action; resets are recorded in order.
 /// </summary>
 internal sealed class RedfishTestService : IAsyncDisposable
 {
@@ -39,6 +41,13 @@ internal sealed class RedfishTestService : IAsyncDisposable
     private int _nextSession;
 
     public RedfishTestService(params string[] systems)
+        : this(null, systems)
+    {
+    }
+
+    /// <param name="certificate">When given, the service listens with HTTPS and this certificate.</param>
+    /// <param name="systems">The system ids; default one system "1".</param>
+    public RedfishTestService(X509Certificate2? certificate, params string[] systems)
     {
         foreach (var s in systems.Length == 0 ? ["1"] : systems)
         {
@@ -47,13 +56,16 @@ internal sealed class RedfishTestService : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _app = builder.Build();
-        _app.Use(async (context, next) =>
+        if (certificate is null)
         {
-            Requests.Add($"{context.Request.Method} {context.Request.Path}");
-            await next(context);
-        });
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(certificate)));
+        }
+
+        _app = builder.Build();
         Map();
         _app.StartAsync().GetAwaiter().GetResult();
         BaseUrl = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -66,9 +78,7 @@ internal sealed class RedfishTestService : IAsyncDisposable
 
     public ConcurrentDictionary<string, string> PowerStates { get; } = new(StringComparer.Ordinal);
 
-    public ConcurrentBag<string> Requests { get; } = [];
-
-    public ConcurrentBag<string> Resets { get; } = [];
+    public ConcurrentQueue<string> Resets { get; } = [];
 
     public RedfishFault Fault { get; set; }
 
@@ -140,7 +150,7 @@ internal sealed class RedfishTestService : IAsyncDisposable
                 return Error(400, "Base.1.8.ActionParameterValueNotInList", $"ResetType '{resetType}' is not allowed.");
             }
 
-            Resets.Add($"{id}:{resetType}");
+            Resets.Enqueue($"{id}:{resetType}");
             PowerStates[id] = resetType switch
             {
                 "ForceOff" or "GracefulShutdown" => "Off",
