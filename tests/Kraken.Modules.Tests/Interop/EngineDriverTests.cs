@@ -4,9 +4,6 @@ using Kraken.Modules.Power.Qemu;
 using Kraken.Modules.Power.Redfish;
 using Kraken.Modules.Tests.Power;
 using Kraken.Modules.Tests.Redfish;
-using Kraken.Net.Execution;
-using Kraken.Tree.Reconcile;
-using Kraken.Tree.State;
 
 namespace Kraken.Modules.Tests.Interop;
 
@@ -14,32 +11,24 @@ namespace Kraken.Modules.Tests.Interop;
 public sealed class EngineDriverTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"kraken-edt-{Environment.ProcessId}-{Guid.NewGuid():N}"[..36]);
-    private readonly SerialExecutor _executor = new();
-    private readonly StateStore _store = new(StateSchema.Default);
-    private readonly NodeId _self = NodeId.FromName("parent");
     private readonly RedfishTestService _redfish = new("1");
     private readonly RedfishPowerDriver _redfishDriver;
     private readonly QemuPowerDriver _qemuDriver;
-    private readonly PowerModule _module;
-    private readonly ReconcileEngine _engine;
+    private readonly RealTimeEngine _e;
 
     public EngineDriverTests()
     {
         Directory.CreateDirectory(_dir);
         _redfishDriver = new RedfishPowerDriver(new InMemoryCredentialProvider().Set("rf", RedfishTestService.Password));
         _qemuDriver = new QemuPowerDriver(new QemuOptions { CommandTemplate = QemuOptions.DefaultTemplate + $" -pidfile {_dir}/{{system}}.pid" });
-        _module = new PowerModule([_redfishDriver, _qemuDriver], _executor, TimeProvider.System, new PowerOptions { CallTimeout = TimeSpan.FromSeconds(20), PollInterval = TimeSpan.Zero });
-        _engine = new ReconcileEngine(_self, _store, [_module], _executor, TimeProvider.System, new ReconcileOptions { MaxAttempts = 1 });
-        _engine.Start();
+        _e = new RealTimeEngine([_redfishDriver, _qemuDriver], new PowerOptions { CallTimeout = TimeSpan.FromSeconds(20), PollInterval = TimeSpan.Zero });
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        _module.Dispose();
-        _engine.Dispose();
-        await _executor.DisposeAsync();
+        await _e.DisposeAsync();
         _redfishDriver.Dispose();
         await _redfish.DisposeAsync();
 
@@ -57,32 +46,14 @@ public sealed class EngineDriverTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private string Phys(NodeId id) => _store.GetRequired(StateView.Dsc, id).Get(_store.Schema.PhysState).ToString();
-
-    private static async Task<bool> Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(20);
-        }
-
-        return true;
-    }
-
     [Fact]
     public async Task Engine_powers_a_redfish_node_on_and_off()
     {
-        var n = PowerNodes.Create(_store, _self, "rf1", [("Driver", "redfish"), ("Address", _redfish.BaseUrl), ("User", RedfishTestService.User), ("Credential", "rf")], "POWER_ON");
-        Assert.True(await Eventually(() => Phys(n) == "POWER_ON"), $"Dsc is {Phys(n)}");
+        var n = _e.AddNode("rf1", [("Driver", "redfish"), ("Address", _redfish.BaseUrl), ("User", RedfishTestService.User), ("Credential", "rf")], "POWER_ON");
+        Assert.True(await _e.ReachesAsync(n, "POWER_ON"), $"Dsc is {_e.Phys(n)}");
         Assert.Equal("On", _redfish.PowerStates["1"]);
-        _store.Set(StateView.Cfg, n, "/PhysState", "POWER_OFF");
-        Assert.True(await Eventually(() => Phys(n) == "POWER_OFF"), $"Dsc is {Phys(n)}");
+        _e.SetCfg(n, "POWER_OFF");
+        Assert.True(await _e.ReachesAsync(n, "POWER_OFF"), $"Dsc is {_e.Phys(n)}");
         Assert.Equal("Off", _redfish.PowerStates["1"]);
     }
 
@@ -90,13 +61,13 @@ public sealed class EngineDriverTests : IAsyncLifetime
     public async Task Engine_starts_and_stops_a_qemu_vm()
     {
         var socket = Path.Combine(_dir, "vm1.qmp");
-        var n = PowerNodes.Create(_store, _self, "vm1", [("Driver", "qemu"), ("Address", socket)], "POWER_ON");
-        Assert.True(await Eventually(() => Phys(n) == "POWER_ON"), $"Dsc is {Phys(n)}");
+        var n = _e.AddNode("vm1", [("Driver", "qemu"), ("Address", socket)], "POWER_ON");
+        Assert.True(await _e.ReachesAsync(n, "POWER_ON"), $"Dsc is {_e.Phys(n)}");
         Assert.Equal(PowerStatus.On, await _qemuDriver.ExecuteAsync(new PowerTarget(n, "qemu", socket), PowerAction.Status, CancellationToken.None));
         var pid = File.ReadAllText(Path.Combine(_dir, "vm1.pid")).Trim();
         Assert.True(File.Exists($"/proc/{pid}/cmdline"));
-        _store.Set(StateView.Cfg, n, "/PhysState", "POWER_OFF");
-        Assert.True(await Eventually(() => Phys(n) == "POWER_OFF"), $"Dsc is {Phys(n)}");
-        Assert.True(await Eventually(() => !File.Exists($"/proc/{pid}/cmdline")), $"qemu {pid} still runs");
+        _e.SetCfg(n, "POWER_OFF");
+        Assert.True(await _e.ReachesAsync(n, "POWER_OFF"), $"Dsc is {_e.Phys(n)}");
+        Assert.True(await PowerNodes.Eventually(() => !File.Exists($"/proc/{pid}/cmdline"), TimeSpan.FromSeconds(20)), $"qemu {pid} still runs");
     }
 }

@@ -45,7 +45,7 @@ internal sealed class PowerCluster : IDisposable
     public NodeId AddNode(string name, string? physCfg = null, string? physDsc = null, string? bmc = null, string driver = "sim") =>
         PowerNodes.Create(Store, Self, name, [("Driver", driver), ("Address", bmc ?? "bmc-" + name)], physCfg, physDsc);
 
-    public string Phys(NodeId id) => Store.GetRequired(StateView.Dsc, id).Get(Store.Schema.PhysState).ToString();
+    public string Phys(NodeId id) => PowerNodes.Phys(Store, id);
 
     public bool RunUntil(Func<bool> condition, TimeSpan limit) => Time.RunUntil(condition, limit);
 

@@ -34,4 +34,24 @@ internal static class PowerNodes
         store.Create(cfg.Build(), dsc.Build());
         return id;
     }
+
+    /// <summary>The node's Dsc PhysState as text ("" when unset).</summary>
+    public static string Phys(StateStore store, NodeId id) => store.GetRequired(StateView.Dsc, id).Get(store.Schema.PhysState).ToString();
+
+    /// <summary>Polls <paramref name="condition"/> on real time (for tests on a real clock) until it holds or <paramref name="limit"/> passes.</summary>
+    public static async Task<bool> Eventually(Func<bool> condition, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return true;
+    }
 }
