@@ -17,7 +17,8 @@ internal sealed record SimCommand
         topology:  --nodes N  --tiers T  --fanout F | F1,F2,..  --export-state FILE
         protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --compare
         network:   --latency D  --jitter D  --loss P  --dup P  --reorder P
-        hardware:  --power-on DIST  --power-off DIST  --power-fail P  --pxe DIST  --kernel DIST
+        hardware:  --power-on DIST  --power-off DIST  --power-fail P  --power-concurrency N  --power-poll D
+                   --pxe DIST  --kernel DIST
         scenario:  --warm | --cold  --kill K  --revive D  --partition-for D  --settle D  --limit D
         run:       --seed N  --realtime  --json FILE  --plot FILE.svg  --quiet
         (durations: 250ms, 5s, 2m; distributions: 5s, uniform:2s..8s, normal:30s,5s, exp:10s; see docs/simulator.md)
@@ -149,19 +150,25 @@ internal sealed record SimCommand
                     s = s with { Reorder = Probability(name, Value()) };
                     break;
                 case "--power-on":
-                    s = s with { PowerOn = Distribution.Parse(Value(), name) };
+                    s = s with { PowerOn = DelayText.Parse(Value(), name) };
                     break;
                 case "--power-off":
-                    s = s with { PowerOff = Distribution.Parse(Value(), name) };
+                    s = s with { PowerOff = DelayText.Parse(Value(), name) };
                     break;
                 case "--power-fail":
                     s = s with { PowerFailure = Probability(name, Value()) };
                     break;
+                case "--power-concurrency":
+                    s = s with { PowerConcurrency = Int(name, Value(), 1, 1_000_000) };
+                    break;
+                case "--power-poll":
+                    s = s with { PowerPoll = Durations.Parse(Value(), name) };
+                    break;
                 case "--pxe":
-                    s = s with { Pxe = Distribution.Parse(Value(), name) };
+                    s = s with { Pxe = DelayText.Parse(Value(), name) };
                     break;
                 case "--kernel":
-                    s = s with { Kernel = Distribution.Parse(Value(), name) };
+                    s = s with { Kernel = DelayText.Parse(Value(), name) };
                     break;
                 case "--limit":
                     s = s with { Limit = Durations.Parse(Value(), name) };

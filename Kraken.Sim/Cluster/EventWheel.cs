@@ -58,9 +58,6 @@ internal sealed class EventWheel
 
 internal enum SimEventKind : byte
 {
-    PowerQueried,
-    PoweredOn,
-    PoweredOff,
     PxeDone,
     KernelDone,
     Scenario,

@@ -1,11 +1,28 @@
-// Simulated hardware: what power, PXE and boot requests do, and when.
+// Simulated hardware: what PXE and boot requests do and when, and what a power loss does to a node.
+using Kraken.Modules.Power;
 using Kraken.Tree.Reconcile;
 
 namespace Kraken.Sim.Cluster;
 
 internal sealed partial class SimCluster
 {
-    /// <summary>Counts of hardware steps requested by the parents' reconcile engines.</summary>
+    /// <summary>
+    /// A machine went off or was reset by its power module: its daemon dies, and its parent's PXE view resets so
+    /// that the next power-on boots it from scratch.
+    /// </summary>
+    internal void OnPowerLoss(int node)
+    {
+        Hardware.PowerLosses++;
+        StopDaemon(node);
+        if (Topology.Parent[node] is var parent and >= 0 && BootModuleOf(parent) is { } boot)
+        {
+            var id = Topology.Ids[node];
+            boot.Discover(id, _schema.Resolve(SimModules.PxeState), _pxeNone);
+            boot.Discover(id, _schema.RunState, _runUnknown);
+        }
+    }
+
+    /// <summary>Counts of hardware events.</summary>
     public HardwareCounters Hardware { get; } = new();
 
     /// <summary>A step dispatched to a simulated module: draw its delay and put its outcome on the wheel.</summary>
@@ -20,24 +37,6 @@ internal sealed partial class SimCluster
         var step = new PendingStep(module, request);
         switch (request.MutationId)
         {
-            case "UKtoOFF":
-                Wheel.Schedule(Settings.PowerQuery.Sample(Random), new SimEvent(SimEventKind.PowerQueried, node, step));
-                break;
-            case "OFFtoON":
-                Hardware.PowerOn++;
-                if (Settings.PowerFailure > 0 && Random.NextDouble() < Settings.PowerFailure)
-                {
-                    // The BMC accepted the request and did nothing: the step times out and fails to PHYS_HANG.
-                    Hardware.PowerFailures++;
-                    return;
-                }
-
-                Wheel.Schedule(Settings.PowerOn.Sample(Random), new SimEvent(SimEventKind.PoweredOn, node, step));
-                break;
-            case "ONtoOFF" or "HANGtoOFF":
-                Hardware.PowerOff++;
-                Wheel.Schedule(Settings.PowerOff.Sample(Random), new SimEvent(SimEventKind.PoweredOff, node, step));
-                break;
             case "NONEtoWAIT":
                 Wheel.Schedule(Settings.Pxe.Sample(Random), new SimEvent(SimEventKind.PxeDone, node, step));
                 break;
@@ -68,31 +67,12 @@ internal sealed partial class SimCluster
         var id = Topology.Ids[e.Node];
         switch (e.Kind)
         {
-            case SimEventKind.PowerQueried:
-                host.Discover(id, _schema.PhysState, _poweredOn[e.Node] ? _powerOn : _powerOff);
-                break;
-            case SimEventKind.PoweredOn:
-                _poweredOn[e.Node] = true;
-                host.Discover(id, _schema.PhysState, _powerOn);
-                break;
-            case SimEventKind.PoweredOff:
-                _poweredOn[e.Node] = false;
-                StopDaemon(e.Node);
-                host.Discover(id, _schema.PhysState, _powerOff);
-                if (BootModuleOf(step.Module.Parent) is { } boot)
-                {
-                    // A machine that went down boots from scratch next time.
-                    boot.Discover(id, _schema.Resolve(SimModules.PxeState), _pxeNone);
-                    boot.Discover(id, _schema.RunState, _runUnknown);
-                }
-
-                break;
             case SimEventKind.PxeDone:
                 host.Discover(id, _schema.Resolve(SimModules.PxeState), _pxeWait);
                 break;
             case SimEventKind.KernelDone:
                 Hardware.Boots++;
-                if (_poweredOn[e.Node] && _daemons[e.Node] is null)
+                if (Power.GetState(id) == PowerStatus.On && _daemons[e.Node] is null)
                 {
                     StartDaemon(e.Node);
                 }
@@ -116,14 +96,12 @@ internal sealed partial class SimCluster
     private sealed record PendingStep(SimModules.HardwareModule Module, MutationRequest Request);
 }
 
-/// <summary>Hardware steps the simulated drivers were asked for.</summary>
+/// <summary>Hardware events of the run.</summary>
 internal sealed class HardwareCounters
 {
-    public long PowerOn { get; set; }
-
-    public long PowerOff { get; set; }
-
-    public long PowerFailures { get; set; }
-
+    /// <summary>Kernels that came up (daemons started by a boot).</summary>
     public long Boots { get; set; }
+
+    /// <summary>Machines switched off or reset by their parent's power module.</summary>
+    public long PowerLosses { get; set; }
 }

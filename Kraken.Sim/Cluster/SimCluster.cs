@@ -1,5 +1,6 @@
 // A simulated cluster: the real sync and reconcile engines of every virtual node on one virtual clock.
 using System.Text;
+using Kraken.Modules.Power;
 using Kraken.Net.Execution;
 using Kraken.Net.Transport;
 using Kraken.Sim.Topology;
@@ -13,7 +14,7 @@ namespace Kraken.Sim.Cluster;
 /// N virtual nodes on one <see cref="VirtualTimeProvider"/>, one <see cref="ManualExecutor"/> and one
 /// <see cref="InMemoryNetwork"/>. The root daemon runs from the start with the whole cluster's Cfg; every other
 /// node is a powered-off machine until its parent's reconcile engine powers and boots it through the simulated
-/// modules, after which its own <see cref="SyncEngine"/> (and, for a parent, its own <see cref="ReconcileEngine"/>)
+/// modules (power through the real <see cref="PowerModule"/> and its simulated driver), after which its own <see cref="SyncEngine"/> (and, for a parent, its own <see cref="ReconcileEngine"/>)
 /// runs and joins. All randomness comes from one generator seeded with <see cref="SimSettings.Seed"/>, and the
 /// engines see only the virtual clock, so a run is reproducible.
 /// </summary>
@@ -23,11 +24,9 @@ internal sealed partial class SimCluster
 
     private readonly Dictionary<NodeId, int> _index;
     private readonly Daemon?[] _daemons;
-    private readonly bool[] _poweredOn;
     private readonly SyncTotals[] _retired;
     private readonly StateSchema _schema = StateSchema.Default;
     private readonly StateValue _powerOn;
-    private readonly StateValue _powerOff;
     private readonly StateValue _runInit;
     private readonly StateValue _runUnknown;
     private readonly StateValue _pxeNone;
@@ -44,6 +43,15 @@ internal sealed partial class SimCluster
         Executor = new ManualExecutor(Time.Work);
         Network = new InMemoryNetwork(Time, Executor, Random.Next()) { Conditions = settings.Conditions };
         Wheel = new EventWheel(Time, Executor, OnEvent);
+        Power = new SimPowerDriver(Time, new SimPowerOptions
+        {
+            OnDelay = settings.PowerOn,
+            OffDelay = settings.PowerOff,
+            StatusDelay = settings.PowerQuery,
+            HangRate = settings.PowerFailure,
+            Seed = Random.Next(),
+        });
+        Machines = new SimMachines(this, Power);
         var n = Topology.Tier.Length;
         _index = new Dictionary<NodeId, int>(n);
         for (var i = 0; i < n; i++)
@@ -52,10 +60,8 @@ internal sealed partial class SimCluster
         }
 
         _daemons = new Daemon?[n];
-        _poweredOn = new bool[n];
         _retired = new SyncTotals[Topology.TierCounts.Length];
         _powerOn = NodeEditor.Parse(_schema.PhysState, "POWER_ON");
-        _powerOff = NodeEditor.Parse(_schema.PhysState, "POWER_OFF");
         _runInit = NodeEditor.Parse(_schema.RunState, "INIT");
         _runUnknown = NodeEditor.Parse(_schema.RunState, "UNKNOWN");
         var pxe = _schema.Resolve(SimModules.PxeState);
@@ -81,6 +87,12 @@ internal sealed partial class SimCluster
     public InMemoryNetwork Network { get; }
 
     public EventWheel Wheel { get; }
+
+    /// <summary>Every machine's power state, behind simulated BMCs (the power module's simulated driver).</summary>
+    public SimPowerDriver Power { get; }
+
+    /// <summary>The driver the parents' power modules call: <see cref="Power"/>, plus what power does to a running node.</summary>
+    public IPowerDriver Machines { get; }
 
     /// <summary>What the root sees: every node's Dsc /RunState and when it first reached SYNC.</summary>
     public RootObserver Root { get; }
@@ -121,6 +133,8 @@ internal sealed partial class SimCluster
         var schema = StateSchema.Default;
         var runSync = NodeEditor.Parse(schema.RunState, "SYNC");
         var powerOn = NodeEditor.Parse(schema.PhysState, "POWER_ON");
+        var powerDriver = schema.Resolve("/Extensions/Power/Driver");
+        var sim = StateValue.FromString("sim");
         for (var i = 0; i < t.Tier.Length; i++)
         {
             var e = NodeRecord.Empty(t.Ids[i], schema).Edit()
@@ -128,7 +142,7 @@ internal sealed partial class SimCluster
                 .Set(schema.RunState, runSync);
             if (i > 0)
             {
-                e.Set(schema.ParentId, StateValue.FromNodeId(t.Ids[t.Parent[i]])).Set(schema.PhysState, powerOn);
+                e.Set(schema.ParentId, StateValue.FromNodeId(t.Ids[t.Parent[i]])).Set(schema.PhysState, powerOn).Set(powerDriver, sim);
                 if (t.Backup[i] >= 0)
                 {
                     e.Set(schema.BackupParents, StateValue.FromNodeIds([t.Ids[t.Backup[i]]]));
@@ -151,7 +165,7 @@ internal sealed partial class SimCluster
             }
         });
         store.Subscribe(Root);
-        _poweredOn[0] = true;
+        Power.SetState(root, PowerStatus.On);
         StartDaemon(0, store);
     }
 
@@ -188,9 +202,12 @@ internal sealed partial class SimCluster
         var transport = Network.CreateTransport(EndPointOf(id));
         var sync = new SyncEngine(options, store, transport, Time, Executor);
         ReconcileEngine? reconcile = null;
+        IDisposable[] modules = [];
         if (!t.IsLeaf(node))
         {
-            reconcile = new ReconcileEngine(id, store, SimModules.Create(this, node), Executor, Time, s_reconcileOptions);
+            var list = SimModules.Create(this, node);
+            modules = [.. list.OfType<IDisposable>()];
+            reconcile = new ReconcileEngine(id, store, list, Executor, Time, s_reconcileOptions);
             reconcile.Start();
         }
 
@@ -199,18 +216,14 @@ internal sealed partial class SimCluster
             store.Subscribe(new ChangeApplier(this, node, store));
         }
 
-        _daemons[node] = new Daemon(store, sync, transport, reconcile);
+        _daemons[node] = new Daemon(store, sync, transport, reconcile, modules);
         sync.Start();
     }
 
     private static readonly ReconcileOptions s_reconcileOptions = new() { BackoffBase = TimeSpan.FromSeconds(2) };
 
-    /// <summary>The machine loses power or its daemon dies: silent on the network, engines stopped.</summary>
-    public void Crash(int node)
-    {
-        _poweredOn[node] = false;
-        StopDaemon(node);
-    }
+    /// <summary>The machine's host dies (its BMC still reports it on): silent on the network, engines stopped.</summary>
+    public void Crash(int node) => StopDaemon(node);
 
     private void StopDaemon(int node)
     {
@@ -222,6 +235,11 @@ internal sealed partial class SimCluster
         Network.Crash(EndPointOf(Topology.Ids[node]));
         _retired[Topology.Tier[node]].Add(d.Sync.Counters);
         d.Reconcile?.Dispose();
+        foreach (var m in d.Modules)
+        {
+            m.Dispose();
+        }
+
         _ = d.Sync.DisposeAsync();
         _daemons[node] = null;
     }
@@ -234,7 +252,7 @@ internal sealed partial class SimCluster
             return;
         }
 
-        _poweredOn[node] = true;
+        Power.SetState(Topology.Ids[node], PowerStatus.On);
         StartDaemon(node);
     }
 
@@ -271,7 +289,7 @@ internal sealed partial class SimCluster
         return totals;
     }
 
-    private sealed record Daemon(StateStore Store, SyncEngine Sync, InMemoryTransport Transport, ReconcileEngine? Reconcile);
+    private sealed record Daemon(StateStore Store, SyncEngine Sync, InMemoryTransport Transport, ReconcileEngine? Reconcile, IDisposable[] Modules);
 
     /// <summary>Applies a node's own Cfg value of the change URL to its Dsc, as an agent on the node would.</summary>
     private sealed class ChangeApplier(SimCluster cluster, int node, StateStore store) : IStateObserver

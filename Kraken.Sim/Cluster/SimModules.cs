@@ -1,12 +1,14 @@
 // The reconcile modules every simulated parent daemon runs for its children: power, PXE boot, join.
+using Kraken.Modules.Power;
 using Kraken.Tree.Reconcile;
 
 namespace Kraken.Sim.Cluster;
 
 /// <summary>
-/// Declarations and request handling of the simulated drivers. They are ordinary <see cref="IReconcileModule"/>s:
-/// the real <see cref="ReconcileEngine"/> of each parent plans and dispatches their steps, and they answer
-/// through discoveries, after delays drawn from the run's distributions on the shared <see cref="EventWheel"/>.
+/// The modules of a simulated parent. Power is the real <see cref="PowerModule"/> over the simulated BMCs;
+/// boot and join are simulated here as ordinary <see cref="IReconcileModule"/>s: the real
+/// <see cref="ReconcileEngine"/> of each parent plans and dispatches their steps, and they answer through
+/// discoveries, after delays drawn from the run's distributions on the shared <see cref="EventWheel"/>.
 /// </summary>
 internal static class SimModules
 {
@@ -15,18 +17,6 @@ internal static class SimModules
     public const string PxeState = "/Extensions/Pxe/State";
 
     private static readonly UrlValue s_hang = new(Phys, "PHYS_HANG");
-
-    public static ModuleDeclaration Power { get; } = new("power")
-    {
-        Discoverables = [new(Phys, ["POWER_OFF", "POWER_ON"])],
-        Mutations =
-        [
-            new("UKtoOFF") { Mutates = [new(Phys, "PHYS_UNKNOWN", "POWER_OFF")], Context = MutationContext.Child, Timeout = TimeSpan.FromSeconds(10), FailTo = s_hang },
-            new("OFFtoON") { Mutates = [new(Phys, "POWER_OFF", "POWER_ON")], Context = MutationContext.Child, Timeout = TimeSpan.FromSeconds(30), FailTo = s_hang },
-            new("ONtoOFF") { Mutates = [new(Phys, "POWER_ON", "POWER_OFF")], Context = MutationContext.Child, Timeout = TimeSpan.FromSeconds(30), FailTo = s_hang },
-            new("HANGtoOFF") { Mutates = [new(Phys, "PHYS_HANG", "POWER_OFF")], Context = MutationContext.Child, Timeout = TimeSpan.FromSeconds(30), FailTo = s_hang },
-        ],
-    };
 
     /// <summary>PXE: NONE -> WAIT (firmware, DHCP, boot files), WAIT -> INIT (kernel up, daemon started).</summary>
     public static ModuleDeclaration Boot { get; } = new("pxe")
@@ -49,9 +39,14 @@ internal static class SimModules
         ],
     };
 
+    /// <summary>A parent's modules: the real power module over the simulated BMCs, and the simulated boot and join.</summary>
     public static IReconcileModule[] Create(SimCluster cluster, int parent) =>
     [
-        new HardwareModule(Power, cluster, parent),
+        new PowerModule([cluster.Machines], cluster.Executor, cluster.Time, new PowerOptions
+        {
+            DefaultDriverConcurrency = cluster.Settings.PowerConcurrency,
+            PollInterval = cluster.Settings.PowerPoll,
+        }),
         new HardwareModule(Boot, cluster, parent),
         new HardwareModule(Join, cluster, parent),
     ];

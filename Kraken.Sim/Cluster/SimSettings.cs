@@ -1,4 +1,5 @@
 // Everything that defines one simulation run, validated before anything starts.
+using Kraken.Modules.Power;
 using Kraken.Net.Transport;
 using Kraken.Tree.Sync;
 
@@ -35,20 +36,26 @@ internal sealed record SimSettings
     public double Reorder { get; init; }
 
     /// <summary>Time for a BMC to answer a power query.</summary>
-    public Distribution PowerQuery { get; init; } = Distribution.Fixed(TimeSpan.FromMilliseconds(200));
+    public SimDelay PowerQuery { get; init; } = SimDelay.Fixed(TimeSpan.FromMilliseconds(200));
 
-    public Distribution PowerOn { get; init; } = Distribution.Uniform(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(8));
+    public SimDelay PowerOn { get; init; } = SimDelay.Uniform(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(8));
 
-    public Distribution PowerOff { get; init; } = Distribution.Uniform(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4));
+    public SimDelay PowerOff { get; init; } = SimDelay.Uniform(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4));
 
-    /// <summary>Probability that a power-on request is lost (the BMC never acts; the step times out).</summary>
+    /// <summary>Probability that a BMC never answers a call (the power module times out and retries; the step may fail to PHYS_HANG).</summary>
     public double PowerFailure { get; init; }
 
+    /// <summary>Power calls one parent daemon has in flight at once (the power module's per-driver limit).</summary>
+    public int PowerConcurrency { get; init; } = 64;
+
+    /// <summary>How often a parent's power module polls the power state of its children; zero turns polling off.</summary>
+    public TimeSpan PowerPoll { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Firmware, DHCP and boot-file download: power on to PXE WAIT.</summary>
-    public Distribution Pxe { get; init; } = Distribution.Normal(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(4));
+    public SimDelay Pxe { get; init; } = SimDelay.Normal(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(4));
 
     /// <summary>Kernel and initramfs until the daemon runs: PXE WAIT to INIT.</summary>
-    public Distribution Kernel { get; init; } = Distribution.Normal(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(6));
+    public SimDelay Kernel { get; init; } = SimDelay.Normal(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(6));
 
     /// <summary>Simulated time after which a run gives up.</summary>
     public TimeSpan Limit { get; init; } = TimeSpan.FromHours(2);

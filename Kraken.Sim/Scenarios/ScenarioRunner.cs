@@ -235,9 +235,9 @@ internal sealed partial class ScenarioRunner
         };
         if (!o.IsWarm)
         {
-            list.Add(new("power-on", s.PowerOn.ToString()));
-            list.Add(new("pxe", s.Pxe.ToString()));
-            list.Add(new("kernel", s.Kernel.ToString()));
+            list.Add(new("power-on", DelayText.Format(s.PowerOn)));
+            list.Add(new("pxe", DelayText.Format(s.Pxe)));
+            list.Add(new("kernel", DelayText.Format(s.Kernel)));
             list.Add(new("power-fail", s.PowerFailure.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
 
