@@ -15,6 +15,7 @@ internal sealed class RootObserver : IStateObserver
     private readonly StateValue _sync;
     private readonly StateValue _error;
     private readonly bool[] _inSync;
+    private readonly bool[] _errored;
     private StateUrl? _watchUrl;
     private StateValue _watchValue;
 
@@ -27,6 +28,7 @@ internal sealed class RootObserver : IStateObserver
         _error = NodeEditor.Parse(_run, "ERROR");
         var n = cluster.Topology.Tier.Length;
         _inSync = new bool[n];
+        _errored = new bool[n];
         FirstSync = new long[n];
         InSyncByTier = new int[cluster.Topology.TierCounts.Length];
         Array.Fill(FirstSync, -1);
@@ -44,7 +46,7 @@ internal sealed class RootObserver : IStateObserver
     /// <summary>Nodes below the root that have shown SYNC at least once.</summary>
     public int EverSynced { get; private set; }
 
-    /// <summary>Every RunState report of ERROR or of SYNC after an ERROR: node, time, value.</summary>
+    /// <summary>Every report of ERROR, and every return to SYNC after one: node, time, whether it was the ERROR.</summary>
     public List<(int Node, long Ticks, bool Error)> Transitions { get; } = [];
 
     /// <summary>When each node's Dsc first matched the watched value (ticks; -1 when not yet).</summary>
@@ -110,13 +112,16 @@ internal sealed class RootObserver : IStateObserver
             FirstSync[i] = now;
             EverSynced++;
         }
-        else if (sync && c.Old == _error)
+        else if (sync && _errored[i])
         {
+            // Back in SYNC after an ERROR, whatever came between (a power cycle goes through UNKNOWN and INIT).
+            _errored[i] = false;
             Transitions.Add((i, now, false));
         }
 
         if (c.New == _error)
         {
+            _errored[i] = true;
             Transitions.Add((i, now, true));
         }
     }

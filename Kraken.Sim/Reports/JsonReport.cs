@@ -103,6 +103,8 @@ internal static class JsonReport
         w.WriteEndArray();
         w.WriteNumber("messages", r.Messages);
         w.WriteNumber("bytes", r.Bytes);
+        w.WriteNumber("boots", r.Boots);
+        w.WriteNumber("powerLosses", r.PowerLosses);
         w.WriteNumber("simulatedSeconds", r.Simulated.TotalSeconds);
         w.WriteNumber("wallSeconds", r.Wall.TotalSeconds);
         w.WriteNumber("simulatedPerWall", r.SpeedUp);

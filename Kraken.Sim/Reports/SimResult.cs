@@ -33,6 +33,11 @@ internal sealed class SimResult
 
     public long Messages { get; set; }
 
+    /// <summary>Kernels that came up, and machines switched off or reset by a power module.</summary>
+    public long Boots { get; set; }
+
+    public long PowerLosses { get; set; }
+
     public long Bytes { get; set; }
 
     public IReadOnlyList<TierResult> Tiers { get; set; } = [];

@@ -35,6 +35,7 @@ internal static class SummaryTable
         [
             ["messages sent", r.Messages.ToString("N0", s_ci)],
             ["bytes sent", Bytes(r.Bytes)],
+            ["boots / power-offs and resets", $"{r.Boots.ToString("N0", s_ci)} / {r.PowerLosses.ToString("N0", s_ci)}"],
             ["simulated time", Seconds(r.Simulated)],
             ["wall time", Seconds(r.Wall)],
             ["simulated / wall", r.SpeedUp.ToString("N1", s_ci) + "x"],

@@ -26,8 +26,8 @@ internal sealed record ScenarioOptions
     /// <summary>kill-parent: how many tier-1 nodes die.</summary>
     public int Kill { get; init; } = 1;
 
-    /// <summary>kill-parent: when the dead nodes come back after they died; zero: never.</summary>
-    public TimeSpan Revive { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>kill-parent: when the dead hosts come back by themselves after they died; zero (default): only the root's power cycle brings them back.</summary>
+    public TimeSpan Revive { get; init; }
 
     /// <summary>partition: how long the cut lasts.</summary>
     public TimeSpan PartitionFor { get; init; } = TimeSpan.FromSeconds(60);

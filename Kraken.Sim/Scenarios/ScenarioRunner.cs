@@ -169,6 +169,8 @@ internal sealed partial class ScenarioRunner
 
         all.Sort();
         result.SyncTimes = [.. s_fractions.Select(f => (f, Quantile(all, t.Count, f)))];
+        result.Boots = cluster.Hardware.Boots;
+        result.PowerLosses = cluster.Hardware.PowerLosses;
         var totals = cluster.TotalsByTier();
         result.Messages = totals.Sum(x => x.Messages);
         result.Bytes = totals.Sum(x => x.Bytes);
