@@ -208,6 +208,8 @@ internal sealed partial class ScenarioRunner
             return points;
         }
 
+        // Flat at zero until the first node, so the line does not slope in from the origin.
+        points.Add((TimeSpan.FromTicks(sorted[0]).TotalSeconds, 0));
         var stride = Math.Max(1, sorted.Count / 400);
         for (var i = stride - 1; i < sorted.Count; i += stride)
         {
