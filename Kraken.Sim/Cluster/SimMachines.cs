@@ -20,10 +20,25 @@ internal sealed class SimMachines(SimCluster cluster, SimPowerDriver driver) : I
             return call;
         }
 
-        return call.IsCompletedSuccessfully ? new(Lost(target, call.Result)) : Await(target, call);
-    }
+        if (call.IsCompletedSuccessfully)
+        {
+            return new(Lost(target, call.Result));
+        }
 
-    private async ValueTask<PowerStatus> Await(PowerTarget target, ValueTask<PowerStatus> call) => Lost(target, await call.ConfigureAwait(false));
+        // A continuation that runs where the call completes (on the virtual clock), never on the thread pool: an
+        // await would be posted to the pool whenever a synchronization context is current (as under a test
+        // runner), and the run would stop being reproducible.
+        return new(call.AsTask().ContinueWith(
+            static (t, s) =>
+            {
+                var (machines, target) = ((SimMachines, PowerTarget))s!;
+                return machines.Lost(target, t.GetAwaiter().GetResult());
+            },
+            (this, target),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default));
+    }
 
     private PowerStatus Lost(PowerTarget target, PowerStatus status)
     {
