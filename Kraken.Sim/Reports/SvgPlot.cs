@@ -43,7 +43,7 @@ internal static class SvgPlot
         var chart = new SvgChart
         {
             Title = "Failure detection against sync bandwidth",
-            Subtitle = $"profile {sweep.Profile}; each point a hello interval (label) and dead multiple (marker); colour per fan-out",
+            Subtitle = $"profile {sweep.Profile}; each point a hello interval (labelled once) and dead multiple (marker); colour per fan-out",
             XLabel = "steady-state sync traffic per node (bytes/s, log)",
             YLabel = "mean failure-detection time (s, log)",
             XLog = true,
@@ -61,7 +61,7 @@ internal static class SvgPlot
                     SvgChart.Palette[fanouts.IndexOf(f) % SvgChart.Palette.Length],
                     [.. pts.Select(p => (p.BytesPerNodePerSecond, p.DetectionMean!.Value))],
                     Line: false,
-                    Labels: [.. pts.Select(p => Durations.Format(p.Hello))],
+                    Labels: f == fanouts[0] ? [.. pts.Select(p => Durations.Format(p.Hello))] : null,
                     Marker: markers[mults.IndexOf(m) % markers.Length]));
             }
         }

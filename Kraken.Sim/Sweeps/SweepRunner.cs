@@ -91,15 +91,15 @@ internal sealed class SweepRunner(SimSettings settings, IProgressSink progress)
         double? p50 = ScenarioRunner.Quantile(matched, fanout, 0.5)?.TotalSeconds;
         double? pMax = ScenarioRunner.Quantile(matched, fanout, 1.0)?.TotalSeconds;
 
-        // False positives: adjacencies declared dead while both ends live, under loss.
-        long falsePositives = 0;
+        // False positives: adjacencies declared dead (at either end) while both ends live, under loss.
+        long deadTransitions = 0;
         for (var i = 0; i <= fanout; i++)
         {
             cluster.SyncOf(i)!.AdjacencyChanged += tr =>
             {
                 if (tr.To == AdjacencyState.Dead)
                 {
-                    falsePositives++;
+                    deadTransitions++;
                 }
             };
         }
@@ -107,8 +107,16 @@ internal sealed class SweepRunner(SimSettings settings, IProgressSink progress)
         cluster.Network.Conditions = cluster.Network.Conditions with { Loss = loss };
         cluster.Time.Advance(window);
         cluster.Network.Conditions = cluster.Network.Conditions with { Loss = 0 };
-        runner.Drive(cluster, () => cluster.Root.InSync == fanout, TimeSpan.FromMinutes(10), phase + " heal", () => cluster.Root.InSync, fanout);
+        var falsePositives = deadTransitions;
         var rate = falsePositives / (double)fanout / window.TotalHours;
+
+        // Let every wrongly dropped adjacency re-join, and every silence from lost hellos end, before measuring detection.
+        cluster.Time.Advance(s.DeadInterval);
+        var settled = cluster.Time.Elapsed + TimeSpan.FromMinutes(10);
+        while (!AllFull(cluster, fanout) && cluster.Time.Elapsed < settled)
+        {
+            cluster.Time.Advance(s.HelloInterval);
+        }
 
         // Failure detection: a sixteenth of the children (at least one) crash.
         var victims = Enumerable.Range(0, Math.Max(1, fanout / 16)).Select(j => 1 + (j * fanout / Math.Max(1, fanout / 16))).ToArray();
@@ -139,5 +147,23 @@ internal sealed class SweepRunner(SimSettings settings, IProgressSink progress)
             detected.Count == victims.Length ? detected.Average() : null,
             detected.Count == victims.Length ? detected.Max() : null,
             falsePositives, rate, p50, pMax, bytesPerNodePerSecond);
+    }
+
+    private static bool AllFull(SimCluster cluster, int fanout)
+    {
+        if (cluster.SyncOf(0)!.Adjacencies.Count(a => a.State == AdjacencyState.Full) != fanout)
+        {
+            return false;
+        }
+
+        for (var i = 1; i <= fanout; i++)
+        {
+            if (cluster.SyncOf(i)!.Parent?.State != AdjacencyState.Full)
+            {
+                return false;
+            }
+        }
+
+        return cluster.Root.InSync == fanout;
     }
 }
