@@ -1,6 +1,7 @@
 // Entry point of the kraken-sim executable.
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using Kraken.Sim.Cli;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Reports;
@@ -83,7 +84,7 @@ internal static class Program
 
     private static int RunScenario(SimCommand command, TextWriter stdout, IProgressSink progress)
     {
-        var results = new List<SimResult> { new ScenarioRunner(command.Settings, command.Scenario, progress).Run() };
+        var results = new List<SimResult> { RunOne(command.Settings, command.Scenario, progress) };
         if (command.Compare)
         {
             var other = command.Settings.Profile == SyncProfile.Kraken ? SyncProfile.KrakenGo : SyncProfile.Kraken;
@@ -91,7 +92,7 @@ internal static class Program
 
             // The first cluster is garbage now; give its memory back so the second run's peak is its own.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            results.Add(new ScenarioRunner(settings, command.Scenario, progress).Run());
+            results.Add(RunOne(settings, command.Scenario, progress));
         }
 
         for (var i = 0; i < results.Count; i++)
@@ -122,6 +123,11 @@ internal static class Program
 
         return results.All(r => r.Converged) ? 0 : 3;
     }
+
+    /// <summary>One run in its own frame, so nothing of its cluster stays reachable once it has returned.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static SimResult RunOne(SimSettings settings, ScenarioOptions scenario, IProgressSink progress) =>
+        new ScenarioRunner(settings, scenario, progress).Run();
 
     private static int RunSweep(SimCommand command, TextWriter stdout, IProgressSink progress)
     {

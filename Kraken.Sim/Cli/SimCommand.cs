@@ -10,9 +10,9 @@ namespace Kraken.Sim.Cli;
 internal sealed record SimCommand
 {
     public const string Usage = """
-        usage: kraken-sim                                  a 10,000-node cold boot with its summary (about a minute)
-               kraken-sim show STATE-FILE                  print the tree of a state file
-               kraken-sim run [--scenario NAME] [OPTIONS]  coldboot | change | kill-parent | partition
+        usage: kraken-sim                                    a 10,000-node cold boot and its summary
+               kraken-sim show [STATE-FILE]                  print the tree of a state file (default: the example)
+               kraken-sim [run] [--scenario NAME] [OPTIONS]  coldboot | change | kill-parent | partition
                kraken-sim sweep [--hello LIST] [--dead-mult LIST] [--fanout LIST] [OPTIONS]
         topology:  --nodes N  --tiers T  --fanout F | F1,F2,..  --export-state FILE
         protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --compare
@@ -21,7 +21,7 @@ internal sealed record SimCommand
                    --pxe DIST  --kernel DIST
         scenario:  --warm | --cold  --kill K  --revive D  --partition-for D  --settle D  --limit D
         run:       --seed N  --realtime  --json FILE  --plot FILE.svg  --quiet
-        (durations: 250ms, 5s, 2m; distributions: 5s, uniform:2s..8s, normal:30s,5s, exp:10s; see docs/simulator.md)
+        (durations: 250ms, 5s, 2m; distributions: 5s, uniform:2s..8s, normal:30s,5s; see docs/simulator.md)
         """;
 
     public string Verb { get; init; } = "run";
@@ -53,6 +53,12 @@ internal sealed record SimCommand
     /// <summary>Parses <c>run</c> and <c>sweep</c> command lines; throws <see cref="ArgumentException"/> naming the bad argument.</summary>
     public static SimCommand Parse(IReadOnlyList<string> args)
     {
+        if (args.Count > 0 && args[0].StartsWith("--", StringComparison.Ordinal))
+        {
+            // Options without a verb: a run.
+            args = ["run", .. args];
+        }
+
         if (args.Count == 0 || args[0] is not ("run" or "sweep"))
         {
             throw new ArgumentException($"unknown command '{(args.Count == 0 ? string.Empty : args[0])}'.");

@@ -23,6 +23,9 @@ internal sealed record ScenarioOptions
     /// <summary>Start from machines already on (daemons start tier by tier) instead of a cold boot; default for every scenario but coldboot.</summary>
     public bool? Warm { get; init; }
 
+    /// <summary>Warm start: the daemons of a tier start at times spread uniformly over this window.</summary>
+    public TimeSpan WarmSpread { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>kill-parent: how many tier-1 nodes die.</summary>
     public int Kill { get; init; } = 1;
 

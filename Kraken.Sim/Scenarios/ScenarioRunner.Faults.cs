@@ -136,7 +136,10 @@ internal sealed partial class ScenarioRunner
         return ok;
     }
 
-    /// <summary>Cuts the first tier-1 node (with its subtree) off the root, heals the cut, waits for recovery.</summary>
+    /// <summary>
+    /// Cuts the first tier-1 node and its subtree off the root (sync traffic and BMCs alike), heals the cut,
+    /// and waits until the root shows the node in SYNC again.
+    /// </summary>
     private bool Partition(SimCluster cluster, SimResult result)
     {
         var t = cluster.Topology;
@@ -153,8 +156,15 @@ internal sealed partial class ScenarioRunner
             }
         };
 
+        // The cut takes the subtree's management network too: its BMCs do not answer the root meanwhile.
+        var subtree = new[] { victim }.Concat(t.ChildrenOf(victim).ToArray()).Select(i => t.Ids[i]).ToArray();
         var cutAt = cluster.Time.Elapsed;
         cluster.Network.Partition(rootEp, victimEp);
+        foreach (var id in subtree)
+        {
+            cluster.Power.SetSilent(id, true);
+        }
+
         long rootDetected = 0;
         long recovered = 0;
         var healAt = cutAt + _scenario.PartitionFor;
@@ -162,6 +172,11 @@ internal sealed partial class ScenarioRunner
         cluster.At(healAt, () =>
         {
             cluster.Network.Heal(rootEp, victimEp);
+            foreach (var id in subtree)
+            {
+                cluster.Power.SetSilent(id, false);
+            }
+
             healed = true;
         });
         var seen = 0;

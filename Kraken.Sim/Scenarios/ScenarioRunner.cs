@@ -68,16 +68,23 @@ internal sealed partial class ScenarioRunner
     private bool ColdBoot(SimCluster cluster) =>
         Drive(cluster, () => cluster.Root.InSync == cluster.Count, _settings.Limit, "coldboot", () => cluster.Root.InSync, cluster.Count);
 
-    /// <summary>Machines already on: daemons start tier by tier, each tier once the one above is in SYNC.</summary>
+    /// <summary>
+    /// Machines already on: daemons start tier by tier, each tier once the one above is in SYNC, at times spread
+    /// uniformly over <see cref="ScenarioOptions.WarmSpread"/> (machines never start in the same microsecond,
+    /// and a join storm of every node at one instant would only measure the storm).
+    /// </summary>
     internal bool WarmStart(SimCluster cluster)
     {
         var t = cluster.Topology;
         var index = 1;
         for (var tier = 1; tier < t.TierCounts.Length; tier++)
         {
+            var start = cluster.Time.Elapsed;
             for (var j = 0; j < t.TierCounts[tier]; j++, index++)
             {
-                cluster.Revive(index);
+                var node = index;
+                var at = start + (_scenario.WarmSpread * cluster.Random.NextDouble());
+                cluster.At(at, () => cluster.Revive(node));
             }
 
             var tt = tier;

@@ -51,6 +51,17 @@ public class ProgramTests
     }
 
     [Fact]
+    public void Options_without_a_verb_are_a_run_and_compare_prints_both_profiles()
+    {
+        var stdout = new StringWriter();
+        Assert.Equal(0, Program.Run(["--scenario", "change", "--nodes", "40", "--fanout", "8", "--compare", "--quiet"], stdout, new StringWriter()));
+        var text = stdout.ToString();
+        Assert.Contains("Scenario change, profile kraken,", text, StringComparison.Ordinal);
+        Assert.Contains("Scenario change, profile kraken-go,", text, StringComparison.Ordinal);
+        Assert.Contains("kraken-go / kraken", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Show_without_a_file_prints_the_embedded_example_cluster_as_a_tree()
     {
         var stdout = new StringWriter();

@@ -149,4 +149,14 @@ public class ScenarioTests
         Assert.Equal(0, r.Boots);
         Assert.True(r.Tiers[1].AllSync < r.Tiers[2].AllSync && r.Tiers[2].AllSync < r.Tiers[3].AllSync);
     }
+
+    [Fact]
+    public void Realtime_runs_no_faster_than_the_wall_clock()
+    {
+        var options = new ScenarioOptions { Kind = ScenarioKind.Change, WarmSpread = TimeSpan.FromMilliseconds(50), Settle = TimeSpan.FromMilliseconds(300) };
+        var r = new ScenarioRunner(new SimSettings { Nodes = 20, Fanout = [5], Realtime = true }, options).Run();
+        Assert.True(r.Converged);
+        Assert.True(r.Simulated >= TimeSpan.FromMilliseconds(300));
+        Assert.True(r.Wall >= r.Simulated * 0.9, $"{r.Simulated} simulated in {r.Wall} of wall time");
+    }
 }
