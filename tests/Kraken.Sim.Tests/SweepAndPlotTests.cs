@@ -36,6 +36,14 @@ public class SweepAndPlotTests
     }
 
     [Fact]
+    public void A_sweep_is_reproducible_for_its_seed()
+    {
+        var a = SmallSweep();
+        var b = SmallSweep();
+        Assert.Equal(a.Points, b.Points);
+    }
+
+    [Fact]
     public void Sweep_outputs_are_a_table_json_and_an_svg_with_title_axes_and_legend()
     {
         var sweep = SmallSweep();
