@@ -17,16 +17,41 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
 
     public AdjacencyRole Role { get; } = role;
 
-    public AdjacencyState State { get; set; } = AdjacencyState.Exchange;
+    private AdjacencyState _state = AdjacencyState.Exchange;
+    private TimeSpan _since = now;
+    private int _parentIndex = -1;
+    private AdjacencyInfo? _info;
 
-    public TimeSpan Since { get; set; } = now;
+    public AdjacencyState State
+    {
+        get => _state;
+        set
+        {
+            _state = value;
+            _info = null;
+        }
+    }
+
+    public TimeSpan Since
+    {
+        get => _since;
+        set
+        {
+            _since = value;
+            _info = null;
+        }
+    }
 
     public FrameMac Mac { get; } = new(key);
 
     /// <summary>Where hellos and deltas go; bulk streams are opened to the same endpoint.</summary>
     public EndPoint EndPoint { get; } = endPoint;
 
-    public int ParentIndex { get; init; } = -1;
+    public int ParentIndex
+    {
+        get => _parentIndex;
+        init => _parentIndex = value;
+    }
 
     public ulong SendSequence { get; set; }
 
@@ -65,7 +90,11 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
 
     public static UInt128 Wire(NodeId id) => new(id.High, id.Low);
 
-    public AdjacencyInfo Info() => new(Peer, Role, State, Since, EndPoint, ParentIndex);
+    /// <summary>
+    /// The adjacency as the API sees it. Made again only after a change, so publishing a parent's snapshot
+    /// costs no allocation per unchanged child. Called on the engine's executor only.
+    /// </summary>
+    public AdjacencyInfo Info() => _info ??= new(Peer, Role, _state, _since, EndPoint, _parentIndex);
 
     public void Dispose() => Mac.Dispose();
 }

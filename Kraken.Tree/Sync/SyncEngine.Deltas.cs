@@ -97,9 +97,8 @@ public sealed partial class SyncEngine
         {
             if (view == StateView.Cfg)
             {
-                foreach (var peer in _childOrder)
+                foreach (var adj in _childAdjacencies)
                 {
-                    var adj = _children[peer];
                     if (adj.IsUp && adj.Flowing.Contains(node))
                     {
                         MarkDirty(adj, node);

@@ -10,6 +10,9 @@ public sealed partial class SyncEngine
 {
     private NodeId[] _childOrder = [];
 
+    // The child adjacencies in _childOrder's order, so that walking them needs no dictionary lookups.
+    private Adjacency[] _childAdjacencies = [];
+
     /// <summary>Parent first, then children by id: a fixed order keeps runs reproducible.</summary>
     private IEnumerable<Adjacency> AdjacenciesInOrder()
     {
@@ -18,9 +21,9 @@ public sealed partial class SyncEngine
             yield return _parent;
         }
 
-        foreach (var peer in _childOrder)
+        foreach (var adj in _childAdjacencies)
         {
-            yield return _children[peer];
+            yield return adj;
         }
     }
 
@@ -29,6 +32,7 @@ public sealed partial class SyncEngine
         var order = _children.Keys.ToArray();
         Array.Sort(order);
         _childOrder = order;
+        _childAdjacencies = [.. order.Select(id => _children[id])];
     }
 
     private void OnTick()
@@ -44,10 +48,9 @@ public sealed partial class SyncEngine
             Tick(p);
         }
 
-        var order = _childOrder;
-        for (var i = 0; i < order.Length; i++)
+        foreach (var adj in _childAdjacencies)
         {
-            if (_children.TryGetValue(order[i], out var adj) && adj.IsUp)
+            if (adj.IsUp)
             {
                 Tick(adj);
             }

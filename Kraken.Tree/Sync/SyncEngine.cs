@@ -152,24 +152,30 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         AdjacencyChanged?.Invoke(new AdjacencyTransition(adj.Peer, adj.Role, from, to, Now));
     }
 
+    /// <summary>
+    /// Publishes the adjacency list: O(children) reference copies into one array, since every adjacency keeps
+    /// its own snapshot until it changes (a parent with hundreds of children joining at once would otherwise
+    /// allocate a record per child per transition).
+    /// </summary>
     private void PublishSnapshot()
     {
-        var b = new List<AdjacencyInfo>(_children.Count + 1);
-        if (_join is { } j)
+        var head = _join is { } j
+            ? new AdjacencyInfo(j.ParentId, AdjacencyRole.Parent, AdjacencyState.Joining, j.Started, _options.Parents[j.Index], j.Index)
+            : _parent?.Info();
+        var children = _childAdjacencies;
+        var b = new AdjacencyInfo[children.Length + (head is null ? 0 : 1)];
+        var n = 0;
+        if (head is not null)
         {
-            b.Add(new AdjacencyInfo(j.ParentId, AdjacencyRole.Parent, AdjacencyState.Joining, j.Started, _options.Parents[j.Index], j.Index));
-        }
-        else if (_parent is not null)
-        {
-            b.Add(_parent.Info());
-        }
-
-        foreach (var peer in _childOrder)
-        {
-            b.Add(_children[peer].Info());
+            b[n++] = head;
         }
 
-        Volatile.Write(ref _snapshot, b.ToArray());
+        foreach (var adj in children)
+        {
+            b[n++] = adj.Info();
+        }
+
+        Volatile.Write(ref _snapshot, b);
     }
 
     // ---- Receiving: transport callbacks copy and post; everything else runs on the executor. ----

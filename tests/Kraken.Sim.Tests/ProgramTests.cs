@@ -1,13 +1,72 @@
+using System.Text.Json;
+using Kraken.Sim.Cli;
+
 namespace Kraken.Sim.Tests;
 
 public class ProgramTests
 {
     [Fact]
-    public void The_default_run_prints_the_embedded_example_cluster_as_a_tree()
+    public void The_default_run_is_a_ten_thousand_node_cold_boot()
+    {
+        var d = SimCommand.Default;
+        Assert.Equal("run", d.Verb);
+        Assert.Equal(10_000, d.Settings.Nodes);
+        Assert.Equal(Scenarios.ScenarioKind.Coldboot, d.Scenario.Kind);
+        Assert.False(d.Scenario.IsWarm);
+    }
+
+    [Fact]
+    public void A_run_prints_the_summary_and_writes_json()
+    {
+        var json = Path.GetTempFileName();
+        try
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            Assert.Equal(0, Program.Run(["run", "--nodes", "120", "--fanout", "12", "--seed", "3", "--json", json, "--quiet"], stdout, stderr));
+            var text = stdout.ToString();
+            Assert.Contains("Scenario coldboot, profile kraken, seed 3: 120 nodes", text, StringComparison.Ordinal);
+            Assert.Contains("converged", text, StringComparison.Ordinal);
+            Assert.Contains("99.9 %", text, StringComparison.Ordinal);
+            Assert.Contains("simulated / wall", text, StringComparison.Ordinal);
+            Assert.Equal(string.Empty, stderr.ToString());
+
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            var run = doc.RootElement.GetProperty("runs")[0];
+            Assert.Equal("kraken-sim/1", doc.RootElement.GetProperty("schema").GetString());
+            Assert.True(run.GetProperty("converged").GetBoolean());
+            Assert.Equal(120, run.GetProperty("topology").GetProperty("nodes").GetInt32());
+            Assert.Equal(120, run.GetProperty("topology").GetProperty("tierCounts").EnumerateArray().Sum(e => e.GetInt32()));
+            var p50 = run.GetProperty("sync").GetProperty("p50").GetDouble();
+            var p100 = run.GetProperty("sync").GetProperty("p100").GetDouble();
+            Assert.InRange(p50, 1, p100);
+            Assert.True(run.GetProperty("simulatedSeconds").GetDouble() >= p100);
+            var tierBytes = run.GetProperty("tiers").EnumerateArray().Sum(t => t.GetProperty("bytes").GetInt64());
+            Assert.Equal(run.GetProperty("bytes").GetInt64(), tierBytes);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Fact]
+    public void Options_without_a_verb_are_a_run_and_compare_prints_both_profiles()
+    {
+        var stdout = new StringWriter();
+        Assert.Equal(0, Program.Run(["--scenario", "change", "--nodes", "40", "--fanout", "8", "--compare", "--quiet"], stdout, new StringWriter()));
+        var text = stdout.ToString();
+        Assert.Contains("Scenario change, profile kraken,", text, StringComparison.Ordinal);
+        Assert.Contains("Scenario change, profile kraken-go,", text, StringComparison.Ordinal);
+        Assert.Contains("kraken-go / kraken", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Show_without_a_file_prints_the_embedded_example_cluster_as_a_tree()
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        Assert.Equal(0, Program.Run([], stdout, stderr));
+        Assert.Equal(0, Program.Run(["show"], stdout, stderr));
         var lines = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains("9 nodes, 1 root(s)", lines[0], StringComparison.Ordinal);
         Assert.StartsWith("root ", lines[1], StringComparison.Ordinal);
@@ -36,11 +95,52 @@ public class ProgramTests
         }
     }
 
-    [Fact]
-    public void Unknown_arguments_print_usage()
+    [Theory]
+    [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
+    [InlineData(new[] { "run", "--nodes", "0" }, "--nodes: '0' is not a whole number from 1")]
+    [InlineData(new[] { "run", "--hello", "5 parsecs" }, "--hello: '5 parsecs' is not a duration")]
+    [InlineData(new[] { "run", "--loss", "1.5" }, "--loss: 1.5 is not in [0, 1]")]
+    [InlineData(new[] { "run", "--scenario", "meltdown" }, "--scenario: unknown scenario 'meltdown'")]
+    [InlineData(new[] { "run", "--profile", "ospf" }, "--profile: unknown profile 'ospf'")]
+    [InlineData(new[] { "run", "--pxe", "gamma:3s" }, "--pxe: 'gamma:3s' is not a delay")]
+    [InlineData(new[] { "run", "--hello", "10s", "--dead", "5s" }, "--dead (5s) must be longer than --hello (10s)")]
+    [InlineData(new[] { "run", "--plot", "out.png" }, "--plot: only SVG is written")]
+    [InlineData(new[] { "run", "--nodes" }, "--nodes needs a value")]
+    [InlineData(new[] { "run", "--frobnicate" }, "unknown option '--frobnicate'")]
+    public void Bad_arguments_are_named_and_nothing_runs(string[] args, string message)
     {
+        var stdout = new StringWriter();
         var stderr = new StringWriter();
-        Assert.Equal(2, Program.Run(["frobnicate"], new StringWriter(), stderr));
+        Assert.Equal(2, Program.Run(args, stdout, stderr));
+        Assert.Contains(message, stderr.ToString(), StringComparison.Ordinal);
         Assert.Contains("usage", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Equal(string.Empty, stdout.ToString());
+    }
+
+    [Fact]
+    public void Export_state_writes_a_file_the_state_reader_loads_with_every_parent_and_backup()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var stderr = new StringWriter();
+            Assert.Equal(0, Program.Run(["run", "--nodes", "60", "--fanout", "6", "--export-state", path, "--quiet"], new StringWriter(), stderr));
+            var store = new Tree.State.StateStore();
+            Tree.StateFiles.StateFileImporter.ImportFile(store, path);
+            Assert.Equal(61, store.Count);
+            var records = store.Snapshot(Tree.State.StateView.Cfg);
+            var root = Assert.Single(records, r => r.ParentId is null);
+            Assert.Equal("root", root.Nodename);
+            Assert.All(records.Where(r => r.ParentId is not null), r =>
+            {
+                Assert.True(store.Contains(r.ParentId!.Value));
+                Assert.Equal("sim", r.Get("/Extensions/Power/Driver").ToString());
+            });
+            Assert.Contains(records, r => !r.BackupParents.IsEmpty);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }
