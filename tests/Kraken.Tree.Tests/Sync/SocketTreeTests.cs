@@ -37,9 +37,12 @@ public sealed class SocketTreeTests
                 {
                     Parents = parents,
                     HelloInterval = TimeSpan.FromMilliseconds(200),
-                    DeadInterval = TimeSpan.FromSeconds(2),
+                    // Real clock on a shared machine: generous dead and join timeouts so a loaded CI box cannot
+                    // turn a slow scheduler into a failed join or a false death.
+                    DeadInterval = TimeSpan.FromSeconds(10),
                     JoinBackoff = TimeSpan.FromMilliseconds(100),
-                    JoinTimeout = TimeSpan.FromSeconds(2),
+                    JoinBackoffMaximum = TimeSpan.FromSeconds(1),
+                    JoinTimeout = TimeSpan.FromSeconds(10),
                 };
                 var engine = new SyncEngine(options, store, transport, TimeProvider.System, executor);
                 var node = new Node(id, store, transport, executor, engine);
@@ -97,7 +100,7 @@ public sealed class SocketTreeTests
 
     private static async Task Until(Func<bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
