@@ -29,8 +29,10 @@ public static partial class ApiEndpoints
                 throw new NodeNotFoundException(nodeId);
             }
 
+            // The engine's state says what runs; the plan is what the planner finds from Dsc to Cfg now
+            // (also while frozen, or before the engine has looked at a fresh change).
             var state = await daemon.Reconcile.GetStateAsync(nodeId);
-            var plan = state?.Plan ?? daemon.Reconcile.PlanNow(nodeId);
+            var plan = daemon.Reconcile.PlanNow(nodeId);
             return ApiSupport.Json(w => WritePlan(w, nodeId, state, plan));
         }).Doc("GetPlan", "A node's reconcile state and current plan (the path of mutations from Dsc to Cfg).");
 
