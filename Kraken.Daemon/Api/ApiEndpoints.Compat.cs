@@ -47,7 +47,7 @@ public static partial class ApiEndpoints
             var record = d.Store.Get(StateView.Cfg, nodeId);
             if (record is null || !d.Store.Delete(nodeId))
             {
-                return Results.NotFound();
+                return EmptyNotFound();
             }
 
             await d.CommitAsync(ct);
@@ -90,6 +90,9 @@ public static partial class ApiEndpoints
         })).Doc("CompatWs", "Original API: where the WebSocket event stream is ({host, port, url}).");
     }
 
+    /// <summary>404 with an empty body, as the original (a content type keeps the status-code page away).</summary>
+    private static IResult EmptyNotFound() => Results.Text(string.Empty, "text/plain", statusCode: StatusCodes.Status404NotFound);
+
     private static IResult LegacyList(IEnumerable<NodeRecord> nodes) => ApiSupport.Json(w =>
     {
         w.WriteStartObject();
@@ -107,7 +110,7 @@ public static partial class ApiEndpoints
     {
         if (!NodeId.TryParse(id, out var nodeId) || d.Store.Get(view, nodeId) is not { } record)
         {
-            return Results.NotFound();
+            return EmptyNotFound();
         }
 
         return ApiSupport.Json(w => LegacyNodeJson.Write(w, record));

@@ -92,6 +92,23 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            LoadCfg();
+            StartEngines();
+        }
+        catch
+        {
+            // Whatever failed (a module's config, a bad state file, a busy port), leave nothing open behind.
+            StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+            throw;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void LoadCfg()
+    {
         if (Options.IsRoot && Options.Store.Path is { } path && path != DaemonOptions.MemoryStore)
         {
             var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
@@ -110,7 +127,10 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             var result = StateFileImporter.ImportFile(Store, import);
             Log.Imported(_logger, import, result.Created);
         }
+    }
 
+    private void StartEngines()
+    {
         var modules = new List<IReconcileModule>();
         foreach (var module in _modules)
         {
@@ -141,7 +161,6 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         _reconcile.Start();
         _sync.Start();
         Log.Started(_logger, Self, Options.IsRoot ? "root" : "child", _transport.LocalEndPoint, string.Join(", ", Options.Parents), string.Join(", ", ModuleNames));
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
