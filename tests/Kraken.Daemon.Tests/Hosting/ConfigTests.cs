@@ -80,17 +80,17 @@ public sealed class ConfigTests
             var bad = Path.Combine(dir, "bad.json");
             await File.WriteAllTextAsync(bad, """{ "NodeId": "123e4567-e89b-12d3-a456-426655440000", "Sync": { "JoinSecret": "a-long-enough-secret-123", "HelloInterval": "fast" }, "Store": { "Path": ":memory:" } }""");
             var stderr = new StringWriter();
-            Assert.Equal(2, await Cli.CommandLine.RunAsync(["serve", "--config", bad], TextWriter.Null, stderr));
+            Assert.Equal(2, await Kraken.Daemon.Cli.CommandLine.RunAsync(["serve", "--config", bad], TextWriter.Null, stderr));
             Assert.Contains("HelloInterval", stderr.ToString(), StringComparison.Ordinal);
 
             var broken = Path.Combine(dir, "broken.json");
             await File.WriteAllTextAsync(broken, "{ \"NodeId\": ");
             stderr = new StringWriter();
-            Assert.Equal(2, await Cli.CommandLine.RunAsync(["serve", "--config", broken], TextWriter.Null, stderr));
+            Assert.Equal(2, await Kraken.Daemon.Cli.CommandLine.RunAsync(["serve", "--config", broken], TextWriter.Null, stderr));
             Assert.Contains("not valid JSON", stderr.ToString(), StringComparison.Ordinal);
 
             stderr = new StringWriter();
-            Assert.Equal(2, await Cli.CommandLine.RunAsync(["serve", "--config", Path.Combine(dir, "missing.json")], TextWriter.Null, stderr));
+            Assert.Equal(2, await Kraken.Daemon.Cli.CommandLine.RunAsync(["serve", "--config", Path.Combine(dir, "missing.json")], TextWriter.Null, stderr));
             Assert.Contains("does not exist", stderr.ToString(), StringComparison.Ordinal);
         }
         finally
