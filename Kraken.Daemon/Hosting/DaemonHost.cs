@@ -81,6 +81,9 @@ public static partial class DaemonHost
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
+
+        // Listen from the start: counters incremented before the first scrape must count.
+        app.Services.GetRequiredService<PrometheusExporter>();
         app.UseWebSockets();
         app.UseStatusCodePages();
         app.MapKrakenApi();

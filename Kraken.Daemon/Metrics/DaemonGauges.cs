@@ -26,6 +26,8 @@ public sealed class DaemonGauges : IDisposable
         _meter.CreateObservableCounter("kraken.cfg.durable_commits", () => _daemon.Durable?.Commits ?? 0, "{transaction}", "Transactions committed to the durable Cfg store.");
     }
 
+    public Meter Meter => _meter;
+
     public void Dispose() => _meter.Dispose();
 
     private static string Text(NodeRecord record, StateUrl url) => url.Get(record) is { IsSet: true } v ? v.ToString() : "UNSET";

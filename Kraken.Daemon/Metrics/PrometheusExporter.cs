@@ -29,10 +29,12 @@ public sealed class PrometheusExporter : IDisposable
 
     public PrometheusExporter(DaemonGauges gauges)
     {
-        _ = gauges; // created with the exporter so its observable instruments exist before the first scrape
+        ArgumentNullException.ThrowIfNull(gauges);
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name.StartsWith(MeterPrefix, StringComparison.Ordinal))
+            // The daemon gauges of this daemon only (tests run several daemons in one process).
+            var foreignGauges = instrument.Meter.Name == DaemonGauges.MeterName && !ReferenceEquals(instrument.Meter, gauges.Meter);
+            if (instrument.Meter.Name.StartsWith(MeterPrefix, StringComparison.Ordinal) && !foreignGauges)
             {
                 _series.TryAdd(instrument, new Series(instrument));
                 listener.EnableMeasurementEvents(instrument);
