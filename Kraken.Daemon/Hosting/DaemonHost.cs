@@ -45,7 +45,7 @@ public static partial class DaemonHost
             }
         }
 
-        builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
+        builder.Configuration.AddInMemoryCollection(EnvironmentOverrides());
         builder.Configuration.AddCommandLine(overrides);
         var options = DaemonOptions.Load(builder.Configuration);
 
@@ -98,6 +98,29 @@ public static partial class DaemonHost
             }
         });
         return app;
+    }
+
+    /// <summary>
+    /// KRAKEN_&lt;Section&gt;__&lt;Key&gt; variables (and KRAKEN_NodeId, KRAKEN_Role) as configuration keys. Other
+    /// KRAKEN_ variables belong to the client verbs (KRAKEN_SERVER, KRAKEN_TOKEN) and tools, not to the daemon.
+    /// </summary>
+    internal static IEnumerable<KeyValuePair<string, string?>> EnvironmentOverrides()
+    {
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            var name = (string)e.Key;
+            if (!name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var key = name[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal);
+            var section = key.Split(':')[0];
+            if (DaemonOptions.IsSection(section) && (key.Contains(':', StringComparison.Ordinal) || section.Equals("NodeId", StringComparison.OrdinalIgnoreCase) || section.Equals("Role", StringComparison.OrdinalIgnoreCase)))
+            {
+                yield return new(key, (string?)e.Value);
+            }
+        }
     }
 
     /// <summary>The URLs the API listens on, with the ports the server picked.</summary>

@@ -101,6 +101,9 @@ public sealed class DaemonOptions
 
     public IReadOnlyList<IPEndPoint> Parents { get; init; } = [];
 
+    /// <summary>True for the top-level keys the daemon reads.</summary>
+    public static bool IsSection(string key) => s_sections.Contains(key);
+
     /// <summary>Binds and validates; throws <see cref="DaemonConfigException"/> naming the first bad key.</summary>
     public static DaemonOptions Load(IConfiguration configuration)
     {

@@ -65,6 +65,45 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void Environment_variables_map_to_sections_and_client_variables_are_ignored()
+    {
+        Environment.SetEnvironmentVariable("KRAKEN_Logging__LogLevel__KrakenEnvTest", "Warning");
+        Environment.SetEnvironmentVariable("KRAKEN_ENVTEST_CLIENT_SETTING", "x");
+        try
+        {
+            var overrides = DaemonHost.EnvironmentOverrides().ToDictionary(kv => kv.Key, kv => kv.Value);
+            Assert.Equal("Warning", overrides["Logging:LogLevel:KrakenEnvTest"]);
+            Assert.DoesNotContain(overrides.Keys, k => k.Contains("ENVTEST_CLIENT", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("KRAKEN_Logging__LogLevel__KrakenEnvTest", null);
+            Environment.SetEnvironmentVariable("KRAKEN_ENVTEST_CLIENT_SETTING", null);
+        }
+    }
+
+    [Theory]
+    [InlineData("daemon-root.json", true)]
+    [InlineData("daemon-tier1.json", false)]
+    [InlineData("daemon-leaf.json", false)]
+    public void The_example_configs_are_valid(string file, bool root)
+    {
+        // The examples name secret files under /etc/kraken; inline values stand in for them here.
+        var config = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(TestDaemon.RepoRoot(), "examples", file))
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Api:Token"] = TestDaemon.Token,
+                ["Sync:JoinSecret"] = TestDaemon.Secret,
+                ["Store:Import"] = root ? TestDaemon.ExampleCluster : null,
+            })
+            .Build();
+        var options = DaemonOptions.Load(config);
+        Assert.Equal(root, options.IsRoot);
+        Assert.Equal(root ? 0 : 1, Math.Min(1, options.Parents.Count));
+    }
+
+    [Fact]
     public void A_child_needs_parents_and_a_root_has_none()
     {
         Assert.Contains("Sync:Parents", Assert.Throws<DaemonConfigException>(() => Load(("Role", "child"))).Message, StringComparison.Ordinal);
