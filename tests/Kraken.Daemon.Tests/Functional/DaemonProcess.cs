@@ -55,7 +55,7 @@ internal sealed class DaemonProcess : IDisposable
     }
 
     /// <summary>Writes a config file for <paramref name="name"/> in <paramref name="directory"/> and starts the daemon.</summary>
-    public static DaemonProcess Start(string directory, string name, string nodeId, IReadOnlyList<int> parentPorts, string? storePath = null, string? import = null, int? apiPort = null, int? syncPort = null)
+    public static DaemonProcess Start(string directory, string name, string nodeId, IReadOnlyList<int> parentPorts, string? storePath = null, string? import = null, int? apiPort = null, int? syncPort = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var api = apiPort ?? FreePort();
         var sync = syncPort ?? FreePort();
@@ -91,6 +91,10 @@ internal sealed class DaemonProcess : IDisposable
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(configPath);
         psi.Environment.Remove("NOTIFY_SOCKET");
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
         var process = Process.Start(psi) ?? throw new InvalidOperationException("dotnet did not start");
         var writer = new StreamWriter(log, append: true) { AutoFlush = true };
         var writeLock = new Lock();

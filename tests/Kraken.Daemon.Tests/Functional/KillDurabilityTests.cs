@@ -21,6 +21,7 @@ public sealed class KillDurabilityTests(ITestOutputHelper output)
         var random = new Random(Environment.GetEnvironmentVariable("KRAKEN_KILL_SEED") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : Environment.TickCount);
         var acknowledged = new HashSet<string>();
         long attempted = 0, failed = 0, found = 0;
+        var writing = TimeSpan.Zero;
         var startedAt = DateTime.UtcNow;
         DaemonProcess? daemon = null;
         try
@@ -68,8 +69,10 @@ public sealed class KillDurabilityTests(ITestOutputHelper output)
                     }
                 })).ToList();
 
+                var phase = System.Diagnostics.Stopwatch.StartNew();
                 await Task.Delay(random.Next(50, 600));
                 daemon.Kill9();
+                writing += phase.Elapsed;
                 Volatile.Write(ref stop, true);
                 await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(30));
                 acknowledged.UnionWith(acked);
@@ -83,7 +86,7 @@ public sealed class KillDurabilityTests(ITestOutputHelper output)
             var final = await ListIds(daemon.ApiUrl);
             var missing = acknowledged.Where(id => !final.Contains(id)).ToList();
             found = final.Count(id => id.StartsWith("00000000-0000-4000-9000-", StringComparison.Ordinal));
-            var summary = $"kill -9 durability: {Cycles} cycles, {attempted} writes attempted, {acknowledged.Count} acknowledged, {found} found after restart, {missing.Count} acknowledged but missing, {failed} in flight at the kill, {(DateTime.UtcNow - startedAt).TotalSeconds:0.0} s";
+            var summary = $"kill -9 durability: {Cycles} cycles, {attempted} writes attempted, {acknowledged.Count} acknowledged, {found} found after restart, {missing.Count} acknowledged but missing, {failed} in flight at the kill; {acknowledged.Count / writing.TotalSeconds:0} acknowledged writes/s while writing (4 clients); {(DateTime.UtcNow - startedAt).TotalSeconds:0.0} s in all";
             output.WriteLine(summary);
             if (Environment.GetEnvironmentVariable("KRAKEN_KILL_REPORT") is { } report)
             {
