@@ -93,18 +93,7 @@ public static partial class ApiEndpoints
     /// <summary>404 with an empty body, as the original (a content type keeps the status-code page away).</summary>
     private static IResult EmptyNotFound() => Results.Text(string.Empty, "text/plain", statusCode: StatusCodes.Status404NotFound);
 
-    private static IResult LegacyList(IEnumerable<NodeRecord> nodes) => ApiSupport.Json(w =>
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("nodes");
-        foreach (var n in nodes)
-        {
-            LegacyNodeJson.Write(w, n);
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
-    });
+    private static IResult LegacyList(IEnumerable<NodeRecord> nodes) => ApiSupport.Json(w => WriteNodeList(w, nodes, LegacyNodeJson.Write));
 
     private static IResult LegacyOne(KrakenDaemon d, StateView view, string id)
     {

@@ -221,13 +221,15 @@ public static partial class ApiEndpoints
         return ApiSupport.Json(w => StateFileWriter.WriteNode(w, record));
     }
 
-    private static void WriteNodeList(Utf8JsonWriter w, IEnumerable<NodeRecord> nodes)
+    /// <summary>{"nodes": [...]} with each node written by <paramref name="writeNode"/> (ours by default, or the original's shape).</summary>
+    private static void WriteNodeList(Utf8JsonWriter w, IEnumerable<NodeRecord> nodes, Action<Utf8JsonWriter, NodeRecord>? writeNode = null)
     {
+        writeNode ??= StateFileWriter.WriteNode;
         w.WriteStartObject();
         w.WriteStartArray("nodes");
         foreach (var n in nodes)
         {
-            StateFileWriter.WriteNode(w, n);
+            writeNode(w, n);
         }
 
         w.WriteEndArray();

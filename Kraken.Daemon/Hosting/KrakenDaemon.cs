@@ -165,9 +165,16 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Order matters: nothing may post to an executor once it is disposed (a post would throw on a socket
+        // or timer thread). So the engine stops its timers, the transport stops receiving, then the executors go.
         if (_sync is not null)
         {
             await _sync.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_transport is not null)
+        {
+            await _transport.DisposeAsync().ConfigureAwait(false);
         }
 
         _reconcile?.Dispose();
@@ -179,11 +186,6 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         if (_reconcileExecutor is not null)
         {
             await _reconcileExecutor.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (_transport is not null)
-        {
-            await _transport.DisposeAsync().ConfigureAwait(false);
         }
 
         foreach (var module in _started)

@@ -1,25 +1,16 @@
 // The original Kraken's paths and JSON shapes (KRAKEN-REFERENCE 6.9), with the token and without GET side effects.
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using Kraken.Tree.State;
 
 namespace Kraken.Daemon.Tests.Api;
 
 [Trait("Category", "Network")]
-public sealed class CompatTests : IAsyncLifetime
+public sealed class CompatTests : RootDaemonTestBase
 {
-    private TestDaemon _d = null!;
-
-    public async Task InitializeAsync() => _d = await TestDaemon.StartRootAsync();
-
-    public async Task DisposeAsync() => await _d.DisposeAsync();
-
-    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
-
     private async Task<JsonElement> Get(string path)
     {
-        var response = await _d.Http.GetAsync(path);
+        var response = await D.Http.GetAsync(path);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
     }
@@ -46,7 +37,7 @@ public sealed class CompatTests : IAsyncLifetime
         Assert.Equal(9, (await Get("/dsc/nodes")).GetProperty("nodes").GetArrayLength());
         Assert.Equal(TestDaemon.T1a, (await Get($"/dsc/node/{TestDaemon.T1a}")).GetProperty("id").GetString());
 
-        var missing = await _d.Http.GetAsync("/cfg/node/00000000-0000-4000-8000-00000000beef");
+        var missing = await D.Http.GetAsync("/cfg/node/00000000-0000-4000-8000-00000000beef");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal(string.Empty, await missing.Content.ReadAsStringAsync());
     }
@@ -56,44 +47,44 @@ public sealed class CompatTests : IAsyncLifetime
     {
         const string id = "00000000-0000-4000-8000-00000000c001";
         var legacyNode = $$"""{"id": "{{id}}", "nodename": "c1", "parentId": "{{TestDaemon.RootId}}", "extensions": [{"@type": "type.googleapis.com/PXE.Client", "state": "NONE"}], "services": []}""";
-        var created = await _d.Authorized.PostAsync($"/cfg/node/{TestDaemon.T1a}", Json(legacyNode));
+        var created = await D.Authorized.PostAsync($"/cfg/node/{TestDaemon.T1a}", Json(legacyNode));
         Assert.Equal(HttpStatusCode.OK, created.StatusCode);
-        Assert.Equal("c1", _d.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(id, null))!.Nodename);
+        Assert.Equal("c1", D.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(id, null))!.Nodename);
 
-        var duplicate = await _d.Authorized.PostAsync("/cfg/node", Json(legacyNode));
+        var duplicate = await D.Authorized.PostAsync("/cfg/node", Json(legacyNode));
         Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
         Assert.Contains(id, await duplicate.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _d.Authorized.PostAsync("/cfg/node", Json("{not json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await D.Authorized.PostAsync("/cfg/node", Json("{not json"))).StatusCode);
 
-        var put = await _d.Authorized.PutAsync("/cfg/node", Json(legacyNode.Replace("\"c1\"", "\"c1b\"", StringComparison.Ordinal)));
+        var put = await D.Authorized.PutAsync("/cfg/node", Json(legacyNode.Replace("\"c1\"", "\"c1b\"", StringComparison.Ordinal)));
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        Assert.Equal("c1b", _d.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(id, null))!.Nodename);
+        Assert.Equal("c1b", D.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(id, null))!.Nodename);
 
         // PUT /cfg/nodes answers with the nodes that succeeded only.
-        var bulk = await _d.Authorized.PutAsync("/cfg/nodes", Json($$"""{"nodes": [{"id": "{{id}}", "nodename": "c1c", "parentId": "{{TestDaemon.RootId}}"}, {"id": "{{id}}x"}]}"""));
+        var bulk = await D.Authorized.PutAsync("/cfg/nodes", Json($$"""{"nodes": [{"id": "{{id}}", "nodename": "c1c", "parentId": "{{TestDaemon.RootId}}"}, {"id": "{{id}}x"}]}"""));
         var answered = JsonDocument.Parse(await bulk.Content.ReadAsStringAsync()).RootElement.GetProperty("nodes");
         Assert.Equal("c1c", Assert.Single(answered.EnumerateArray()).GetProperty("nodename").GetString());
 
-        var dsc = await _d.Authorized.PutAsync($"/dsc/node/{id}", Json($$"""{"id": "{{id}}", "physState": "POWER_ON"}"""));
+        var dsc = await D.Authorized.PutAsync($"/dsc/node/{id}", Json($$"""{"id": "{{id}}", "physState": "POWER_ON"}"""));
         Assert.Equal(HttpStatusCode.OK, dsc.StatusCode);
-        Assert.Equal(Kraken.Tree.State.Proto.PhysState.PowerOn, _d.Daemon.Store.Get(StateView.Dsc, NodeId.Parse(id, null))!.PhysState);
+        Assert.Equal(Kraken.Tree.State.Proto.PhysState.PowerOn, D.Daemon.Store.Get(StateView.Dsc, NodeId.Parse(id, null))!.PhysState);
 
-        Assert.Equal(HttpStatusCode.OK, (await _d.Authorized.DeleteAsync($"/cfg/node/{id}")).StatusCode);
-        Assert.False(_d.Daemon.Store.Contains(NodeId.Parse(id, null)));
-        Assert.Equal(HttpStatusCode.NotFound, (await _d.Authorized.DeleteAsync($"/cfg/node/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await D.Authorized.DeleteAsync($"/cfg/node/{id}")).StatusCode);
+        Assert.False(D.Daemon.Store.Contains(NodeId.Parse(id, null)));
+        Assert.Equal(HttpStatusCode.NotFound, (await D.Authorized.DeleteAsync($"/cfg/node/{id}")).StatusCode);
     }
 
     [Fact]
     public async Task Sme_paths_freeze_only_on_an_authorized_post()
     {
         Assert.False((await Get("/sme/frozen")).GetProperty("frozen").GetBoolean());
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _d.Http.GetAsync("/sme/freeze")).StatusCode);
-        Assert.False(_d.Daemon.Reconcile.IsFrozen);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await D.Http.GetAsync("/sme/freeze")).StatusCode);
+        Assert.False(D.Daemon.Reconcile.IsFrozen);
 
-        var freeze = await _d.Authorized.PostAsync("/sme/freeze", null);
+        var freeze = await D.Authorized.PostAsync("/sme/freeze", null);
         Assert.True(JsonDocument.Parse(await freeze.Content.ReadAsStringAsync()).RootElement.GetProperty("frozen").GetBoolean());
         Assert.True((await Get("/sme/frozen")).GetProperty("frozen").GetBoolean());
-        var thaw = await _d.Authorized.PostAsync("/sme/thaw", null);
+        var thaw = await D.Authorized.PostAsync("/sme/thaw", null);
         Assert.False(JsonDocument.Parse(await thaw.Content.ReadAsStringAsync()).RootElement.GetProperty("frozen").GetBoolean());
     }
 
@@ -109,12 +100,12 @@ public sealed class CompatTests : IAsyncLifetime
         Assert.All(edges, e => Assert.True(e.TryGetProperty("from", out _) && e.TryGetProperty("to", out _) && e.TryGetProperty("id", out _)));
 
         // No active path: 409 with a message.
-        var none = await _d.Http.GetAsync($"/graph/node/{TestDaemon.N101}/json");
+        var none = await D.Http.GetAsync($"/graph/node/{TestDaemon.N101}/json");
         Assert.Equal(HttpStatusCode.Conflict, none.StatusCode);
         Assert.Contains("no active path", await none.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        await _d.Authorized.PostAsync("/sme/freeze", null);
-        await _d.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.T1a}", Json("""{"/PhysState": "POWER_ON"}"""));
+        await D.Authorized.PostAsync("/sme/freeze", null);
+        await D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.T1a}", Json("""{"/PhysState": "POWER_ON"}"""));
         var path = await Get($"/graph/node/{TestDaemon.T1a}/json");
         var red = path.GetProperty("edges").EnumerateArray().Count(e => e.GetProperty("color").GetProperty("color").GetString() == "#FF0000");
         Assert.Equal(2, red);
@@ -128,6 +119,6 @@ public sealed class CompatTests : IAsyncLifetime
 
         var ws = await Get("/ws");
         Assert.Equal("/api/v1/events/ws", ws.GetProperty("url").GetString());
-        Assert.Equal(new Uri(_d.Url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), ws.GetProperty("port").GetString());
+        Assert.Equal(new Uri(D.Url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), ws.GetProperty("port").GetString());
     }
 }

@@ -13,22 +13,16 @@ using Microsoft.OpenApi.Reader;
 namespace Kraken.Daemon.Tests.Api;
 
 [Trait("Category", "Network")]
-public sealed class EventMetricsOpenApiTests : IAsyncLifetime
+public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
 {
-    private TestDaemon _d = null!;
-
-    public async Task InitializeAsync() => _d = await TestDaemon.StartRootAsync();
-
-    public async Task DisposeAsync() => await _d.DisposeAsync();
-
     private Task Patch(string node, string json) =>
-        _d.Authorized.PatchAsync($"/api/v1/cfg/nodes/{node}", new StringContent(json, Encoding.UTF8, "application/json"));
+        D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{node}", new StringContent(json, Encoding.UTF8, "application/json"));
 
     [Fact]
     public async Task Sse_delivers_filtered_state_changes_and_mutation_events()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        using var response = await _d.Http.GetAsync($"/api/v1/events?node={TestDaemon.T1a}&url=/PhysState", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var response = await D.Http.GetAsync($"/api/v1/events?node={TestDaemon.T1a}&url=/PhysState", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
         Assert.Equal(": subscribed", await reader.ReadLineAsync(cts.Token));
@@ -69,8 +63,8 @@ public sealed class EventMetricsOpenApiTests : IAsyncLifetime
     {
         using var ws = new ClientWebSocket();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await ws.ConnectAsync(new Uri(_d.Url.Replace("http", "ws", StringComparison.Ordinal) + "/api/v1/events/ws?type=state&view=cfg"), cts.Token);
-        await ApiTests.Until(() => _d.Services.GetRequiredService<EventHub>().ClientCount == 1, "the socket subscribed");
+        await ws.ConnectAsync(new Uri(D.Url.Replace("http", "ws", StringComparison.Ordinal) + "/api/v1/events/ws?type=state&view=cfg"), cts.Token);
+        await ApiTests.Until(() => D.Services.GetRequiredService<EventHub>().ClientCount == 1, "the socket subscribed");
         await Patch(TestDaemon.N101, """{"/Platform": "vm"}""");
         var buffer = new byte[4096];
         var result = await ws.ReceiveAsync(buffer, cts.Token);
@@ -79,19 +73,19 @@ public sealed class EventMetricsOpenApiTests : IAsyncLifetime
         Assert.Equal("/Platform", e.GetProperty("url").GetString());
         Assert.Equal("vm", e.GetProperty("new").GetString());
 
-        var bad = await _d.Http.GetAsync("/api/v1/events?type=everything");
+        var bad = await D.Http.GetAsync("/api/v1/events?type=everything");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _d.Http.GetAsync("/api/v1/events/ws")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await D.Http.GetAsync("/api/v1/events/ws")).StatusCode);
     }
 
     [Fact]
     public async Task A_client_that_falls_behind_is_cut_off_with_an_overflow()
     {
-        var hub = _d.Services.GetRequiredService<EventHub>();
+        var hub = D.Services.GetRequiredService<EventHub>();
         using var sub = hub.Subscribe(new EventFilter(new HashSet<Kraken.Tree.State.NodeId>(), null, true, false, null));
-        var store = _d.Daemon.Store;
+        var store = D.Daemon.Store;
         var id = Kraken.Tree.State.NodeId.Parse(TestDaemon.N101, null);
-        for (var i = 0; i < _d.Daemon.Options.Api.EventBuffer + 10; i++)
+        for (var i = 0; i < D.Daemon.Options.Api.EventBuffer + 10; i++)
         {
             store.Set(Kraken.Tree.State.StateView.Dsc, id, "/Nodename", $"n{i}");
         }
@@ -110,7 +104,7 @@ public sealed class EventMetricsOpenApiTests : IAsyncLifetime
     public async Task Metrics_export_daemon_engine_and_module_meters_in_prometheus_text()
     {
         await Patch(TestDaemon.T1a, """{"/PhysState": "POWER_ON"}""");
-        await ApiTests.Until(() => _d.Daemon.Store.Get(Kraken.Tree.State.StateView.Dsc, Kraken.Tree.State.NodeId.Parse(TestDaemon.T1a, null))?.PhysState == Kraken.Tree.State.Proto.PhysState.PowerOn, "t1a on");
+        await ApiTests.Until(() => D.Daemon.Store.Get(Kraken.Tree.State.StateView.Dsc, Kraken.Tree.State.NodeId.Parse(TestDaemon.T1a, null))?.PhysState == Kraken.Tree.State.Proto.PhysState.PowerOn, "t1a on");
 
         // A module's own meter appears without any daemon change, as long as its name starts with "Kraken.".
         using var meter = new Meter("Kraken.TestModule");
@@ -119,7 +113,7 @@ public sealed class EventMetricsOpenApiTests : IAsyncLifetime
         using var other = new Meter("Other.Library");
         other.CreateCounter<long>("other.things").Add(1);
 
-        var response = await _d.Http.GetAsync("/metrics");
+        var response = await D.Http.GetAsync("/metrics");
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         var text = await response.Content.ReadAsStringAsync();
         var samples = text.Split('\n').Where(l => l.Length > 0 && l[0] != '#').ToList();
@@ -136,7 +130,7 @@ public sealed class EventMetricsOpenApiTests : IAsyncLifetime
     [Fact]
     public async Task The_openapi_document_is_valid_and_lists_every_endpoint()
     {
-        var json = await _d.Http.GetStringAsync("/openapi/v1.json");
+        var json = await D.Http.GetStringAsync("/openapi/v1.json");
         var settings = new OpenApiReaderSettings();
         var read = OpenApiDocument.Parse(json, "json", settings);
         Assert.Empty(read.Diagnostic?.Errors ?? []);
@@ -144,7 +138,7 @@ public sealed class EventMetricsOpenApiTests : IAsyncLifetime
         Assert.Equal("Kraken daemon API", document.Info.Title);
 
         var documented = document.Paths.SelectMany(p => p.Value.Operations!.Keys.Select(m => $"{m.Method.ToUpperInvariant()} {p.Key}")).ToHashSet();
-        var endpoints = _d.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+        var endpoints = D.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? []).Select(m => $"{m} /{e.RoutePattern.RawText!.TrimStart('/')}"))
             .Where(e => !e.Contains("/openapi/", StringComparison.Ordinal))
             .Select(e => e.Replace("{**url}", "{url}", StringComparison.Ordinal))

@@ -6,19 +6,13 @@ using Kraken.Tree.State;
 namespace Kraken.Daemon.Tests.Cli;
 
 [Trait("Category", "Network")]
-public sealed class CliTests : IAsyncLifetime
+public sealed class CliTests : RootDaemonTestBase
 {
-    private TestDaemon _d = null!;
-
-    public async Task InitializeAsync() => _d = await TestDaemon.StartRootAsync();
-
-    public async Task DisposeAsync() => await _d.DisposeAsync();
-
     private async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await CommandLine.RunAsync([.. args, "--server", _d.Url], stdout, stderr);
+        var code = await CommandLine.RunAsync([.. args, "--server", D.Url], stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
@@ -46,7 +40,7 @@ public sealed class CliTests : IAsyncLifetime
         var (code, _, err) = await RunWithToken("node", "set", TestDaemon.N101, "/PhysState=POWER_ON", "Extensions/Pxe/State=WAIT");
         Assert.Equal(0, code);
         Assert.Equal(string.Empty, err);
-        var cfg = _d.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(TestDaemon.N101, null))!;
+        var cfg = D.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(TestDaemon.N101, null))!;
         Assert.Equal(Kraken.Tree.State.Proto.PhysState.PowerOn, cfg.PhysState);
 
         var (_, table, _) = await Run("node", "get", TestDaemon.N101);
@@ -62,7 +56,7 @@ public sealed class CliTests : IAsyncLifetime
         (code, _, err) = await RunWithToken("node", "set", TestDaemon.N101, "PhysState");
         Assert.Equal(2, code);
         Assert.Contains("URL=VALUE", err, StringComparison.Ordinal);
-        Assert.Equal(version, _d.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(TestDaemon.N101, null))!.Version);
+        Assert.Equal(version, D.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(TestDaemon.N101, null))!.Version);
 
         (code, _, err) = await Run("node", "get", "00000000-0000-4000-8000-00000000beef");
         Assert.Equal(1, code);
@@ -75,13 +69,13 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Import_export_graph_plan_freeze_thaw_and_tree()
     {
-        var file = Path.Combine(_d.Directory, "legacy.json");
+        var file = Path.Combine(D.Directory, "legacy.json");
         File.Copy(Path.Combine(TestDaemon.RepoRoot(), "examples", "legacy-vbox-nodelist.json"), file);
         var (code, output, _) = await RunWithToken("import", file);
         Assert.Equal(0, code);
         Assert.Contains("created 4", output, StringComparison.Ordinal);
 
-        var exported = Path.Combine(_d.Directory, "export.json");
+        var exported = Path.Combine(D.Directory, "export.json");
         Assert.Equal(0, (await Run("export", "--output", exported)).Code);
         Assert.Equal(13, JsonDocument.Parse(await File.ReadAllTextAsync(exported)).RootElement.GetProperty("nodes").GetArrayLength());
 
@@ -90,13 +84,13 @@ public sealed class CliTests : IAsyncLifetime
         Assert.StartsWith("digraph", dot.TrimStart(), StringComparison.Ordinal);
 
         Assert.Equal("frozen\n", (await RunWithToken("freeze")).Out);
-        Assert.True(_d.Daemon.Reconcile.IsFrozen);
+        Assert.True(D.Daemon.Reconcile.IsFrozen);
         await RunWithToken("node", "set", TestDaemon.T1a, "/PhysState=POWER_ON");
         var (_, plan, _) = await Run("plan", TestDaemon.T1a);
         Assert.Contains("UKtoOFF", plan, StringComparison.Ordinal);
         Assert.Contains("OFFtoON", plan, StringComparison.Ordinal);
         Assert.Equal("thawed\n", (await RunWithToken("thaw")).Out);
-        Assert.False(_d.Daemon.Reconcile.IsFrozen);
+        Assert.False(D.Daemon.Reconcile.IsFrozen);
 
         var (_, tree, _) = await Run("tree", "--json");
         Assert.Equal("root", JsonDocument.Parse(tree).RootElement.GetProperty("role").GetString());
@@ -109,15 +103,15 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(0, code);
         Assert.Equal("selected 3, changed 3\n", output);
         Assert.Equal(0, (await RunWithToken("node", "delete", TestDaemon.N101)).Code);
-        Assert.False(_d.Daemon.Store.Contains(NodeId.Parse(TestDaemon.N101, null)));
+        Assert.False(D.Daemon.Store.Contains(NodeId.Parse(TestDaemon.N101, null)));
     }
 
     [Fact]
     public async Task Watch_prints_the_changes_it_is_shown()
     {
         var stdout = new StringWriter();
-        var watch = CommandLine.RunAsync(["watch", "--node", TestDaemon.N101, "--view", "cfg", "--count", "2", "--server", _d.Url], stdout, TextWriter.Null);
-        await ApiTestsWait.UntilSubscribed(_d);
+        var watch = CommandLine.RunAsync(["watch", "--node", TestDaemon.N101, "--view", "cfg", "--count", "2", "--server", D.Url], stdout, TextWriter.Null);
+        await ApiTestsWait.UntilSubscribed(D);
         await RunWithToken("node", "set", TestDaemon.T1a, "/PhysState=POWER_ON");
         await RunWithToken("node", "set", TestDaemon.N101, "/PhysState=POWER_ON", "/Arch=arm64");
         Assert.Equal(0, await watch.WaitAsync(TimeSpan.FromSeconds(20)));
