@@ -44,8 +44,9 @@ internal static class ApiSupport
             return ValueTask.FromResult<object?>(Problem(StatusCodes.Status401Unauthorized, "Missing bearer token", "Writes need the header \"Authorization: Bearer <token>\"."));
         }
 
-        var given = Encoding.UTF8.GetBytes(header[7..].Trim());
-        if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(expected)))
+        // Compare digests, so neither the content nor the length of the token shows in the timing.
+        var given = SHA256.HashData(Encoding.UTF8.GetBytes(header[7..].Trim()));
+        if (!CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
         {
             context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
             return ValueTask.FromResult<object?>(Problem(StatusCodes.Status401Unauthorized, "Invalid bearer token", "The bearer token does not match this daemon's Api:Token."));

@@ -53,6 +53,11 @@ internal sealed partial class Verbs
                 seen++;
             }
         }
+
+        if (seen < limit && !ct.IsCancellationRequested)
+        {
+            throw new CliException("the daemon closed the event stream (it is shutting down)");
+        }
     }
 
     private static string Describe(string data)

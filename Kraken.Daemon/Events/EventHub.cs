@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Kraken.Daemon.Hosting;
 using Kraken.Tree.Reconcile;
 using Kraken.Tree.State;
+using Microsoft.Extensions.Hosting;
 
 namespace Kraken.Daemon.Events;
 
@@ -37,12 +38,16 @@ public sealed class EventHub : IStateObserver, IDisposable
     private readonly IDisposable _subscription;
     private Client[] _clients = [];
 
-    public EventHub(KrakenDaemon daemon)
+    public EventHub(KrakenDaemon daemon, IHostApplicationLifetime lifetime)
     {
+        ArgumentNullException.ThrowIfNull(lifetime);
         _daemon = daemon;
         _buffer = daemon.Options.Api.EventBuffer;
         _subscription = daemon.Store.Subscribe(this);
         daemon.MutationEvent += OnMutation;
+
+        // Streams never end by themselves: end them when shutdown begins, or the server waits for them.
+        lifetime.ApplicationStopping.Register(CompleteAll);
     }
 
     public int ClientCount => Volatile.Read(ref _clients).Length;
@@ -85,6 +90,11 @@ public sealed class EventHub : IStateObserver, IDisposable
     {
         _subscription.Dispose();
         _daemon.MutationEvent -= OnMutation;
+        CompleteAll();
+    }
+
+    private void CompleteAll()
+    {
         foreach (var c in Volatile.Read(ref _clients))
         {
             c.Channel.Writer.TryComplete();

@@ -150,9 +150,10 @@ public sealed class DaemonOptions
             throw new DaemonConfigException("Sync:Parents", "a child needs at least one parent address (address:port)");
         }
 
-        if (!Uri.TryCreate(api.Url, UriKind.Absolute, out var apiUri) || apiUri.Scheme is not ("http" or "https"))
+        // Plain HTTP only: the API belongs on a management address (or behind a TLS-terminating proxy).
+        if (!Uri.TryCreate(api.Url, UriKind.Absolute, out var apiUri) || apiUri.Scheme != "http" || apiUri.AbsolutePath != "/")
         {
-            throw new DaemonConfigException("Api:Url", $"'{api.Url}' is not an http(s) URL");
+            throw new DaemonConfigException("Api:Url", $"'{api.Url}' is not an http://address:port URL");
         }
 
         if (api.EventBuffer is < 16 or > 1_000_000)

@@ -23,9 +23,14 @@ public sealed class SystemdNotifyTests
             Assert.Contains($"MAINPID={daemon.Pid}", ready, StringComparison.Ordinal);
             await daemon.WaitReadyAsync(TimeSpan.FromSeconds(10));
 
+            // An open event stream must not hold the shutdown up: the daemon ends it.
+            using var http = new HttpClient();
+            using var stream = await http.GetAsync(daemon.ApiUrl + "/api/v1/events", HttpCompletionOption.ResponseHeadersRead);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var exit = Task.Run(() => daemon.Terminate(TimeSpan.FromSeconds(15)));
             Assert.Equal("STOPPING=1", await Receive(socket));
             Assert.Equal(0, await exit);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"shutdown took {clock.Elapsed} with an event stream open");
             Assert.Contains("API listening on http://127.0.0.1:", daemon.ReadLog(), StringComparison.Ordinal);
         }
         finally

@@ -51,6 +51,7 @@ public sealed class ConfigTests
     [InlineData("Sync:Profile", "Fast", "Profile")]
     [InlineData("Sync:Bogus", "1", "Bogus")]
     [InlineData("Api:Url", "ftp://x", "Api:Url")]
+    [InlineData("Api:Url", "http://127.0.0.1:3141/api", "Api:Url")]
     [InlineData("Api:Token", "short", "Api:Token")]
     [InlineData("Api:EventBuffer", "1", "Api:EventBuffer")]
     [InlineData("Api:TokenFile", "/nonexistent/token", "Api:TokenFile")]
