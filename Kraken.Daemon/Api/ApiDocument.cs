@@ -33,5 +33,38 @@ internal static class ApiDocument
             };
             return Task.CompletedTask;
         });
+
+        // Writes: the bearer scheme and their 401; every operation of the API: its problem answers.
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            operation.Responses ??= new OpenApiResponses();
+            if (metadata.OfType<RequiresTokenMetadata>().Any())
+            {
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", context.Document)] = [] });
+                operation.Responses.TryAdd("401", new OpenApiResponse { Description = "No, or a wrong, bearer token (problem details)." });
+            }
+
+            if (metadata.OfType<ProblemAnswersMetadata>().Any())
+            {
+                operation.Responses.TryAdd("400", new OpenApiResponse { Description = "Bad input, named in the problem details; nothing changed." });
+                operation.Responses.TryAdd("404", new OpenApiResponse { Description = "No such node or view (problem details)." });
+            }
+
+            return Task.CompletedTask;
+        });
     }
+}
+
+/// <summary>Marks endpoints that need the bearer token (for the OpenAPI document).</summary>
+internal sealed class RequiresTokenMetadata
+{
+    public static readonly RequiresTokenMetadata Instance = new();
+}
+
+/// <summary>Marks endpoints that answer errors as RFC 7807 problem details.</summary>
+internal sealed class ProblemAnswersMetadata
+{
+    public static readonly ProblemAnswersMetadata Instance = new();
 }

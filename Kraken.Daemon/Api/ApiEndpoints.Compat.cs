@@ -15,7 +15,7 @@ public static partial class ApiEndpoints
     private static void MapCompat(WebApplication app)
     {
         var reads = app.MapGroup(string.Empty).WithTags("compat").AddEndpointFilter(ApiSupport.MapErrors);
-        var writes = reads.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken);
+        var writes = reads.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance);
 
         reads.MapGet("/cfg/nodes", (KrakenDaemon d) => LegacyList(d.Store.Snapshot(StateView.Cfg))).Doc("CompatCfgNodes", "Original API: every Cfg node as {\"nodes\": [...]}.");
         reads.MapGet("/dsc/nodes", (KrakenDaemon d) => LegacyList(d.Store.Snapshot(StateView.Dsc))).Doc("CompatDscNodes", "Original API: every Dsc node.");

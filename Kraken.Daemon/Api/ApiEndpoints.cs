@@ -13,8 +13,8 @@ public static partial class ApiEndpoints
     public static WebApplication MapKrakenApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var v1 = app.MapGroup(Prefix).AddEndpointFilter(ApiSupport.MapErrors).WithTags("v1");
-        var writes = v1.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken);
+        var v1 = app.MapGroup(Prefix).AddEndpointFilter(ApiSupport.MapErrors).WithTags("v1").WithMetadata(ProblemAnswersMetadata.Instance);
+        var writes = v1.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance);
         MapNodes(v1, writes);
         MapEngine(v1, writes);
         Events.EventEndpoints.Map(v1);

@@ -144,6 +144,15 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
             .Select(e => e.Replace("{**url}", "{url}", StringComparison.Ordinal))
             .ToHashSet();
         Assert.True(endpoints.Count > 40, $"only {endpoints.Count} endpoints");
+
+        // Writes carry the bearer requirement and their 401; reads do not.
+        var create = document.Paths["/api/v1/cfg/nodes"].Operations![HttpMethod.Post];
+        Assert.NotEmpty(create.Security!);
+        Assert.Contains("401", create.Responses!.Keys);
+        Assert.Contains("400", create.Responses.Keys);
+        var list = document.Paths["/api/v1/{view}/nodes"].Operations![HttpMethod.Get];
+        Assert.True(list.Security is null || list.Security.Count == 0);
+        Assert.NotEmpty(document.Paths["/sme/freeze"].Operations![HttpMethod.Post].Security!);
         var missing = endpoints.Except(documented).Order().ToList();
         Assert.True(missing.Count == 0, "not in the OpenAPI document: " + string.Join(", ", missing));
     }
