@@ -27,13 +27,13 @@ public sealed class PrometheusExporter : IDisposable
     private readonly ConcurrentDictionary<Instrument, Series> _series = new();
     private readonly Lock _collectLock = new();
 
-    public PrometheusExporter(DaemonGauges gauges)
+    /// <param name="gauges">This daemon's gauges; null exports no daemon gauges (used for the format alone).</param>
+    public PrometheusExporter(DaemonGauges? gauges)
     {
-        ArgumentNullException.ThrowIfNull(gauges);
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             // The daemon gauges of this daemon only (tests run several daemons in one process).
-            var foreignGauges = instrument.Meter.Name == DaemonGauges.MeterName && !ReferenceEquals(instrument.Meter, gauges.Meter);
+            var foreignGauges = instrument.Meter.Name == DaemonGauges.MeterName && !ReferenceEquals(instrument.Meter, gauges?.Meter);
             if (instrument.Meter.Name.StartsWith(MeterPrefix, StringComparison.Ordinal) && !foreignGauges)
             {
                 _series.TryAdd(instrument, new Series(instrument));

@@ -98,6 +98,9 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
         _subscription = null;
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+
+        // A write that raced the shutdown is not on disk: fail it rather than leave it waiting.
+        Release(0, new ObjectDisposedException(nameof(DurableCfg), "The durable Cfg store is closed."));
         _database.Dispose();
     }
 
