@@ -22,20 +22,20 @@ public static partial class ApiEndpoints
         reads.MapGet("/cfg/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Cfg, id)).Doc("CompatCfgNode", "Original API: one Cfg node; 404 with an empty body if missing.");
         reads.MapGet("/dsc/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Dsc, id)).Doc("CompatDscNode", "Original API: one Dsc node; 404 with an empty body if missing.");
 
-        writes.MapPut("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CancellationToken ct) => LegacyBulk(r, d, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNodes", "Original API: whole-node Cfg update of each node; answers with those that succeeded.");
-        writes.MapPost("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CancellationToken ct) => LegacyBulk(r, d, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNodes", "Original API: create each node; answers with those that succeeded.");
-        writes.MapPut("/dsc/nodes", (HttpRequest r, KrakenDaemon d, CancellationToken ct) => LegacyBulk(r, d, StateView.Dsc, create: false, ct)).Doc("CompatPutDscNodes", "Original API: whole-node Dsc update of each node.");
+        writes.MapPut("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNodes", "Original API: whole-node Cfg update of each node; answers with those that succeeded.");
+        writes.MapPost("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNodes", "Original API: create each node; answers with those that succeeded.");
+        writes.MapPut("/dsc/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Dsc, create: false, ct)).Doc("CompatPutDscNodes", "Original API: whole-node Dsc update of each node.");
 
         foreach (var path in new[] { "/cfg/node", "/cfg/node/{id}" })
         {
             var suffix = path.EndsWith("{id}", StringComparison.Ordinal) ? "ById" : string.Empty;
-            writes.MapPost(path, (HttpRequest r, KrakenDaemon d, CancellationToken ct) => LegacySingle(r, d, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNode" + suffix, "Original API: create a node from the body (a path id is ignored); 409 with a message on failure.");
-            writes.MapPut(path, (HttpRequest r, KrakenDaemon d, CancellationToken ct) => LegacySingle(r, d, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNode" + suffix, "Original API: replace a node's Cfg (id from the body); 400 on failure.");
+            writes.MapPost(path, (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNode" + suffix, "Original API: create a node from the body (a path id is ignored); 409 with a message on failure.");
+            writes.MapPut(path, (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNode" + suffix, "Original API: replace a node's Cfg (id from the body); 400 on failure.");
         }
 
         foreach (var path in new[] { "/dsc/node", "/dsc/node/{id}" })
         {
-            writes.MapPut(path, (HttpRequest r, KrakenDaemon d, CancellationToken ct) => LegacySingle(r, d, StateView.Dsc, create: false, ct))
+            writes.MapPut(path, (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Dsc, create: false, ct))
                 .Doc("CompatPutDscNode" + (path.EndsWith("{id}", StringComparison.Ordinal) ? "ById" : string.Empty), "Original API: replace a node's Dsc (id from the body).");
         }
 
@@ -105,7 +105,7 @@ public static partial class ApiEndpoints
         return ApiSupport.Json(w => LegacyNodeJson.Write(w, record));
     }
 
-    private static async Task<IResult> LegacyBulk(HttpRequest request, KrakenDaemon d, StateView view, bool create, CancellationToken ct)
+    private static async Task<IResult> LegacyBulk(HttpRequest request, KrakenDaemon d, CfgNeighbourhood neighbourhood, StateView view, bool create, CancellationToken ct)
     {
         if (view == StateView.Cfg)
         {
@@ -123,7 +123,7 @@ public static partial class ApiEndpoints
         {
             try
             {
-                done.Add(Apply(d, view, create, ApiSupport.ReadNodes(d.Store, System.Text.Encoding.UTF8.GetBytes(element.GetRawText()), single: true)[0]));
+                done.Add(Apply(d, view, create, ApiSupport.ReadNodes(d.Store, neighbourhood, System.Text.Encoding.UTF8.GetBytes(element.GetRawText()), single: true)[0]));
             }
             catch (Exception ex) when (ApiSupport.ToProblem(ex) is not null)
             {
@@ -135,7 +135,7 @@ public static partial class ApiEndpoints
         return LegacyList(done);
     }
 
-    private static async Task<IResult> LegacySingle(HttpRequest request, KrakenDaemon d, StateView view, bool create, CancellationToken ct)
+    private static async Task<IResult> LegacySingle(HttpRequest request, KrakenDaemon d, CfgNeighbourhood neighbourhood, StateView view, bool create, CancellationToken ct)
     {
         if (view == StateView.Cfg)
         {
@@ -146,7 +146,7 @@ public static partial class ApiEndpoints
         NodeRecord record;
         try
         {
-            record = ApiSupport.ReadNodes(d.Store, body, single: true)[0];
+            record = ApiSupport.ReadNodes(d.Store, neighbourhood, body, single: true)[0];
         }
         catch (Exception ex) when (ApiSupport.ToProblem(ex) is not null)
         {

@@ -40,10 +40,10 @@ public static partial class ApiEndpoints
             return ApiSupport.Json(w => WriteOneValue(w, record, resolved));
         }).Doc("GetValue", "One value of a node by state URL (e.g. .../values/PhysState or .../values/Extensions/Pxe/State).");
 
-        writes.MapPost("/cfg/nodes", async (HttpRequest request, KrakenDaemon daemon, CancellationToken ct) =>
+        writes.MapPost("/cfg/nodes", async (HttpRequest request, KrakenDaemon daemon, CfgNeighbourhood neighbourhood, CancellationToken ct) =>
         {
             RequireCfgOwner(daemon);
-            var nodes = ApiSupport.ReadNodes(daemon.Store, await ApiSupport.ReadBytesAsync(request, ct), single: false);
+            var nodes = ApiSupport.ReadNodes(daemon.Store, neighbourhood, await ApiSupport.ReadBytesAsync(request, ct), single: false);
             var clash = nodes.FirstOrDefault(n => daemon.Store.Contains(n.Id));
             if (clash is not null)
             {
@@ -56,12 +56,12 @@ public static partial class ApiEndpoints
             return ApiSupport.Json(w => WriteNodeList(w, created), StatusCodes.Status201Created);
         }).Doc("CreateNodes", "Create one node (a node object) or several ({\"nodes\": [...]}) in Cfg; all or none.");
 
-        writes.MapPut("/cfg/nodes/{id}", async (string id, HttpRequest request, HttpContext http, KrakenDaemon daemon, CancellationToken ct) =>
+        writes.MapPut("/cfg/nodes/{id}", async (string id, HttpRequest request, HttpContext http, KrakenDaemon daemon, CfgNeighbourhood neighbourhood, CancellationToken ct) =>
         {
             RequireCfgOwner(daemon);
             var nodeId = ApiSupport.ParseId(id);
             var body = await ApiSupport.ReadBytesAsync(request, ct);
-            var record = ApiSupport.ReadNodes(daemon.Store, body, single: true)[0];
+            var record = ApiSupport.ReadNodes(daemon.Store, neighbourhood, body, single: true)[0];
             if (record.Id != nodeId)
             {
                 throw ApiSupport.BadRequest("Id mismatch", $"The body's id {record.Id} differs from the path's {nodeId}.");

@@ -179,8 +179,11 @@ internal static class ApiSupport
         return ms.ToArray();
     }
 
-    /// <summary>Reads node records from a body that is one node object, an array of them, or {"nodes": [...]}.</summary>
-    public static IReadOnlyList<NodeRecord> ReadNodes(StateStore store, byte[] body, bool single)
+    /// <summary>
+    /// Reads node records from a body that is one node object, an array of them, or {"nodes": [...]}, validated
+    /// against the stored nodes that matter to them (<see cref="CfgNeighbourhood"/>).
+    /// </summary>
+    public static IReadOnlyList<NodeRecord> ReadNodes(StateStore store, CfgNeighbourhood neighbourhood, byte[] body, bool single)
     {
         var trimmed = Encoding.UTF8.GetString(body).Trim();
         if (trimmed.Length == 0)
@@ -189,7 +192,9 @@ internal static class ApiSupport
         }
 
         var wrapped = trimmed[0] == '{' && !LooksLikeList(trimmed) ? $"{{\"nodes\":[{trimmed}]}}" : trimmed;
-        var content = StateFileReader.Read(wrapped, store.Schema, store.Snapshot(StateView.Cfg)).ThrowIfInvalid();
+        // First pass: the nodes as written; second: checked against their parents and address holders.
+        var written = StateFileReader.Read(wrapped, store.Schema);
+        var content = StateFileReader.Read(wrapped, store.Schema, neighbourhood.Related(written.Nodes)).ThrowIfInvalid();
         if (single && content.Nodes.Count != 1)
         {
             throw BadRequest("Invalid node", $"Expected one node, got {content.Nodes.Count}.");
