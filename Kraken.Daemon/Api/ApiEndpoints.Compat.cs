@@ -80,14 +80,23 @@ public static partial class ApiEndpoints
             writes.MapPost($"/sme/{verb}", async (KrakenDaemon d) => Frozen(await d.SetFrozenAsync(frozen))).Doc($"Compat{verb}", $"Original API: {verb} the reconcile engine; answers {{\"frozen\": bool}}.");
         }
 
-        reads.MapGet("/ws", (HttpContext http) => ApiSupport.Json(w =>
+        reads.MapGet("/ws", async (HttpContext http, Events.EventHub hub) =>
         {
-            w.WriteStartObject();
-            w.WriteString("host", http.Request.Host.Host);
-            w.WriteString("port", (http.Request.Host.Port ?? (http.Request.IsHttps ? 443 : 80)).ToString(System.Globalization.CultureInfo.InvariantCulture));
-            w.WriteString("url", Prefix + "/events/ws");
-            w.WriteEndObject();
-        })).Doc("CompatWs", "Original API: where the WebSocket event stream is ({host, port, url}).");
+            if (http.WebSockets.IsWebSocketRequest)
+            {
+                await Events.LegacyWebSocket.RunAsync(http, hub);
+                return Results.Empty;
+            }
+
+            return ApiSupport.Json(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("host", http.Request.Host.Host);
+                w.WriteString("port", (http.Request.Host.Port ?? 80).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteString("url", "/ws");
+                w.WriteEndObject();
+            });
+        }).Doc("CompatWs", "Original API: {host, port, url} of the websocket; a WebSocket request here speaks the original's protocol.");
     }
 
     /// <summary>404 with an empty body, as the original (a content type keeps the status-code page away).</summary>

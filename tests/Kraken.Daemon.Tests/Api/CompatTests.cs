@@ -1,5 +1,6 @@
 // The original Kraken's paths and JSON shapes (KRAKEN-REFERENCE 6.9), with the token and without GET side effects.
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Kraken.Tree.State;
 
@@ -118,7 +119,30 @@ public sealed class CompatTests : RootDaemonTestBase
         Assert.Equal("COMP", pxeState.GetProperty("options").GetProperty("3").GetString());
 
         var ws = await Get("/ws");
-        Assert.Equal("/api/v1/events/ws", ws.GetProperty("url").GetString());
+        Assert.Equal("/ws", ws.GetProperty("url").GetString());
         Assert.Equal(new Uri(D.Url).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), ws.GetProperty("port").GetString());
+    }
+
+    [Fact]
+    public async Task The_original_websocket_protocol_sends_only_subscribed_types()
+    {
+        using var ws = new System.Net.WebSockets.ClientWebSocket();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await ws.ConnectAsync(new Uri(D.Url.Replace("http", "ws", StringComparison.Ordinal) + "/ws"), cts.Token);
+        await Api.ApiTests.Until(() => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Kraken.Daemon.Events.EventHub>(D.Services).ClientCount == 1, "the socket subscribed");
+
+        // Nothing before a subscription; then STATE_CHANGE only (the README's string command works as meant).
+        await D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.N101}", Json("""{"/Arch": "before"}"""));
+        await ws.SendAsync(Encoding.UTF8.GetBytes("""{"command": "SUBSCRIBE", "type": "STATE_CHANGE"}"""), System.Net.WebSockets.WebSocketMessageType.Text, true, cts.Token);
+        await Task.Delay(200);
+        await D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.N101}", Json("""{"/Arch": "after"}"""));
+        var buffer = new byte[4096];
+        var result = await ws.ReceiveAsync(buffer, cts.Token);
+        var message = JsonDocument.Parse(Encoding.UTF8.GetString(buffer, 0, result.Count)).RootElement;
+        Assert.Equal(1, message.GetProperty("type").GetInt32());
+        Assert.Equal("/Arch", message.GetProperty("url").GetString());
+        Assert.Equal("after", message.GetProperty("value").GetString());
+        Assert.Equal(TestDaemon.N101, message.GetProperty("nodeid").GetString());
+        Assert.Contains("CFG_UPDATE", message.GetProperty("data").GetString(), StringComparison.Ordinal);
     }
 }
