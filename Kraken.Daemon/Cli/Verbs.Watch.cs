@@ -10,19 +10,6 @@ internal sealed partial class Verbs
     {
         args.Allow("--node", "--url", "--type", "--view", "--count");
         NoMoreThan(1);
-        var query = new List<string>();
-        query.AddRange(args.Options("--node").Select(n => "node=" + Uri.EscapeDataString(n)));
-        query.AddRange(args.Options("--type").Select(t => "type=" + Uri.EscapeDataString(t)));
-        if (args.Option("--url") is { } url)
-        {
-            query.Add("url=" + Uri.EscapeDataString(url));
-        }
-
-        if (args.Option("--view") is { } view)
-        {
-            query.Add("view=" + Uri.EscapeDataString(view));
-        }
-
         var countText = args.Option("--count");
         var limit = long.MaxValue;
         if (countText is not null && (!long.TryParse(countText, CultureInfo.InvariantCulture, out limit) || limit <= 0))
@@ -30,7 +17,7 @@ internal sealed partial class Verbs
             throw new CliException($"--count '{countText}' is not a positive number", 2);
         }
 
-        using var response = await client.OpenStreamAsync($"{V1}/events{(query.Count > 0 ? "?" + string.Join('&', query) : string.Empty)}", ct);
+        using var response = await client.OpenStreamAsync($"{V1}/events{Query(("--node", "node"), ("--type", "type"), ("--url", "url"), ("--view", "view"))}", ct);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
         string? type = null;
         long seen = 0;

@@ -44,16 +44,8 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
     {
         args.Allow("--filter", "--under", "--id", "--dsc");
         NoMoreThan(2);
-        var query = new List<string>();
-        query.AddRange(args.Options("--filter").Select(f => "where=" + Uri.EscapeDataString(f)));
-        query.AddRange(args.Options("--id").Select(i => "id=" + Uri.EscapeDataString(i)));
-        if (args.Option("--under") is { } under)
-        {
-            query.Add("under=" + Uri.EscapeDataString(under));
-        }
-
         var view = args.Flag("--dsc") ? "dsc" : "cfg";
-        var body = await client.GetAsync($"{V1}/{view}/nodes{(query.Count > 0 ? "?" + string.Join('&', query) : string.Empty)}", ct);
+        var body = await client.GetAsync($"{V1}/{view}/nodes{Query(("--filter", "where"), ("--id", "id"), ("--under", "under"))}", ct);
         if (json)
         {
             await stdout.WriteLineAsync(body);
@@ -264,6 +256,13 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
             .Select(a => new[] { Str(a, "role"), Str(a, "peer"), Str(a, "nodename"), Str(a, "state"), Str(a, "endPoint"), a.GetProperty("sinceSeconds").GetDouble().ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "s" })
             .ToList();
         await Table.WriteAsync(stdout, ["ROLE", "PEER", "NAME", "STATE", "ENDPOINT", "SINCE"], rows);
+    }
+
+    /// <summary>"?param=value&amp;..." from every value of the given options (empty when none is given).</summary>
+    private string Query(params (string Option, string Parameter)[] map)
+    {
+        var parts = map.SelectMany(m => args.Options(m.Option).Select(v => $"{m.Parameter}={Uri.EscapeDataString(v)}")).ToList();
+        return parts.Count > 0 ? "?" + string.Join('&', parts) : string.Empty;
     }
 
     private static string Str(JsonElement e, string name) =>
