@@ -24,6 +24,7 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
     private readonly Task _writer;
     private IDisposable? _subscription;
     private ulong _durable;
+    private ulong _lastQueued;
     private Exception? _failure;
 
     /// <summary>Loads <paramref name="database"/> into the (empty) store, then mirrors every later Cfg change.</summary>
@@ -44,14 +45,14 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
         }
 
         LoadedNodes = store.Count;
-        _durable = store.Sequence;
+        _durable = _lastQueued = store.Sequence;
         _subscription = store.Subscribe(this);
         _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     public int LoadedNodes { get; }
 
-    /// <summary>Every change up to this store sequence is committed to disk.</summary>
+    /// <summary>Every Cfg change up to this store sequence is committed to disk.</summary>
     public ulong DurableSequence => Volatile.Read(ref _durable);
 
     /// <summary>Transactions committed so far (one per group).</summary>
@@ -59,21 +60,31 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
 
     public void OnChanges(ReadOnlySpan<StateChange> changes)
     {
-        var nodes = new List<NodeId>(changes.Length);
+        // Dsc-only commits (most of the traffic at a root) queue nothing and allocate nothing.
+        List<NodeId>? nodes = null;
         foreach (var c in changes)
         {
-            if (c.View == StateView.Cfg && (nodes.Count == 0 || nodes[^1] != c.Node))
+            if (c.View == StateView.Cfg && (nodes is null || nodes[^1] != c.Node))
             {
-                nodes.Add(c.Node);
+                (nodes ??= []).Add(c.Node);
             }
         }
 
-        _queue.Writer.TryWrite((changes[^1].Sequence, [.. nodes]));
+        if (nodes is not null)
+        {
+            var sequence = changes[^1].Sequence;
+            _queue.Writer.TryWrite((sequence, [.. nodes]));
+            Volatile.Write(ref _lastQueued, sequence);
+        }
     }
 
-    /// <summary>Completes when every change up to <paramref name="sequence"/> is on disk; faults if the store failed.</summary>
+    /// <summary>
+    /// Completes when every Cfg change up to <paramref name="sequence"/> is on disk; faults if the store failed.
+    /// Cfg batches commit in order, so it waits for the last Cfg batch queued at or before that sequence.
+    /// </summary>
     public Task WaitDurableAsync(ulong sequence, CancellationToken cancellationToken = default)
     {
+        sequence = Math.Min(sequence, Volatile.Read(ref _lastQueued));
         lock (_waitLock)
         {
             if (_failure is not null)

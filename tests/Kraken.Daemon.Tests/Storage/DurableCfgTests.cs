@@ -30,9 +30,13 @@ public sealed class DurableCfgTests : IDisposable
         var durable = new DurableCfg(store, new CfgDatabase(path), NullLogger.Instance);
         store.Create(NodeRecord.Empty(id).With("/Nodename", "a1"));
         store.Set(StateView.Cfg, id, "/PhysState", "POWER_ON");
+        var cfgWrite = store.Sequence;
         store.Set(StateView.Dsc, id, "/PhysState", "POWER_OFF");
+
+        // The Dsc change after it queues no work, so waiting for the latest sequence waits for the Cfg write only.
         await durable.WaitDurableAsync(store.Sequence).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.True(durable.DurableSequence >= store.Sequence);
+        Assert.True(durable.DurableSequence >= cfgWrite);
+        Assert.True(durable.DurableSequence < store.Sequence);
 
         // Read the file from a second connection while the first is open: the commit is there, not just in memory.
         using (var reader = new CfgDatabase(path))
