@@ -122,6 +122,20 @@ public sealed class CliTests : RootDaemonTestBase
     }
 
     [Fact]
+    public async Task The_token_can_come_from_a_file()
+    {
+        var file = Path.Combine(D.Directory, "token");
+        await File.WriteAllTextAsync(file, TestDaemon.Token + "\n");
+        var (code, _, err) = await Run("node", "set", TestDaemon.N101, "/Arch=arm64", "--token-file", file);
+        Assert.True(code == 0, err);
+        Assert.Equal("arm64", D.Daemon.Store.Get(StateView.Cfg, NodeId.Parse(TestDaemon.N101, null))!.Arch);
+
+        (code, _, err) = await Run("node", "set", TestDaemon.N101, "/Arch=x86", "--token-file", file + ".missing");
+        Assert.Equal(2, code);
+        Assert.Contains("token file", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unreachable_server_is_a_clear_error()
     {
         var stderr = new StringWriter();
