@@ -16,12 +16,13 @@ public sealed class DaemonGauges : IDisposable
 
     private readonly Meter _meter = new(MeterName);
     private readonly KrakenDaemon _daemon;
+    private Counts? _counts;
 
     public DaemonGauges(KrakenDaemon daemon)
     {
         _daemon = daemon;
-        _meter.CreateObservableGauge("kraken.nodes", () => CountBy(r => Text(r, r.Schema.RunState), "run_state"), "{node}", "Nodes by view and /RunState.");
-        _meter.CreateObservableGauge("kraken.nodes.phys", () => CountBy(r => Text(r, r.Schema.PhysState), "phys_state"), "{node}", "Nodes by view and /PhysState.");
+        _meter.CreateObservableGauge("kraken.nodes", () => Measure(Tally().RunStates, "run_state"), "{node}", "Nodes by view and /RunState.");
+        _meter.CreateObservableGauge("kraken.nodes.phys", () => Measure(Tally().PhysStates, "phys_state"), "{node}", "Nodes by view and /PhysState.");
         _meter.CreateObservableGauge("kraken.adjacencies", Adjacencies, "{adjacency}", "Sync adjacencies by role and state.");
         _meter.CreateObservableCounter("kraken.cfg.durable_commits", () => _daemon.Durable?.Commits ?? 0, "{transaction}", "Transactions committed to the durable Cfg store.");
     }
@@ -30,18 +31,54 @@ public sealed class DaemonGauges : IDisposable
 
     public void Dispose() => _meter.Dispose();
 
-    private static string Text(NodeRecord record, StateUrl url) => url.Get(record) is { IsSet: true } v ? v.ToString() : "UNSET";
+    private static string Text(StateValue value) => value.IsSet ? value.ToString() : "UNSET";
 
-    private IEnumerable<Measurement<long>> CountBy(Func<NodeRecord, string> key, string label)
+    /// <summary>
+    /// One pass over the store counts both gauges of a scrape (no snapshot, no sort); the result is reused for
+    /// a second so the two gauges of one scrape agree and cost one pass.
+    /// </summary>
+    private Counts Tally()
     {
-        foreach (var view in new[] { StateView.Cfg, StateView.Dsc })
+        var now = _daemon.Time.GetTimestamp();
+        var cached = Volatile.Read(ref _counts);
+        if (cached is not null && _daemon.Time.GetElapsedTime(cached.Taken, now) < TimeSpan.FromSeconds(1))
         {
-            var v = view == StateView.Cfg ? "cfg" : "dsc";
-            foreach (var g in _daemon.Store.Snapshot(view).GroupBy(key).OrderBy(g => g.Key, StringComparer.Ordinal))
+            return cached;
+        }
+
+        var counts = new Counts(now);
+        var store = _daemon.Store;
+        foreach (var id in store.Ids)
+        {
+            if (store.TryGet(id, out var cfg, out var dsc))
             {
-                yield return new Measurement<long>(g.Count(), new("view", v), new(label, g.Key));
+                // Counted by value (a struct), named once per distinct value when measured.
+                Add(counts.RunStates, ("cfg", store.Schema.RunState.Get(cfg)));
+                Add(counts.RunStates, ("dsc", store.Schema.RunState.Get(dsc)));
+                Add(counts.PhysStates, ("cfg", store.Schema.PhysState.Get(cfg)));
+                Add(counts.PhysStates, ("dsc", store.Schema.PhysState.Get(dsc)));
             }
         }
+
+        Volatile.Write(ref _counts, counts);
+        return counts;
+
+        static void Add(Dictionary<(string, StateValue), long> d, (string, StateValue) key) =>
+            d[key] = d.TryGetValue(key, out var n) ? n + 1 : 1;
+    }
+
+    private static IEnumerable<Measurement<long>> Measure(Dictionary<(string View, StateValue Value), long> counts, string label) =>
+        counts.Select(kv => (kv.Key.View, Name: Text(kv.Key.Value), Count: kv.Value))
+            .OrderBy(x => x.View, StringComparer.Ordinal).ThenBy(x => x.Name, StringComparer.Ordinal)
+            .Select(x => new Measurement<long>(x.Count, new("view", x.View), new(label, x.Name)));
+
+    private sealed class Counts(long taken)
+    {
+        public long Taken { get; } = taken;
+
+        public Dictionary<(string View, StateValue Value), long> RunStates { get; } = [];
+
+        public Dictionary<(string View, StateValue Value), long> PhysStates { get; } = [];
     }
 
     private IEnumerable<Measurement<long>> Adjacencies()

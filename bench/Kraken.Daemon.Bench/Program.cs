@@ -117,9 +117,14 @@ try
     sw = Stopwatch.StartNew();
     var list = await http.GetByteArrayAsync("/api/v1/cfg/nodes");
     Console.WriteLine($"| GET /api/v1/cfg/nodes | 1 ({list.Length / 1024.0 / 1024.0:0.0} MiB) | {sw.Elapsed.TotalMilliseconds:0} ms | | | |");
-    sw = Stopwatch.StartNew();
-    var metrics = await http.GetStringAsync("/metrics");
-    Console.WriteLine($"| GET /metrics | 1 ({metrics.Length / 1024.0:0.0} KiB) | {sw.Elapsed.TotalMilliseconds:0} ms | | | |");
+    foreach (var scrape in new[] { "first", "second" })
+    {
+        // The node counts are reused for a second; wait that out so the second scrape counts again, warm.
+        await Task.Delay(scrape == "second" ? 1100 : 0);
+        sw = Stopwatch.StartNew();
+        var metrics = await http.GetStringAsync("/metrics");
+        Console.WriteLine($"| GET /metrics ({scrape}) | 1 ({metrics.Length / 1024.0:0.0} KiB) | {sw.Elapsed.TotalMilliseconds:0} ms | | | |");
+    }
 
     await app.StopAsync();
     await app.DisposeAsync();
