@@ -85,6 +85,7 @@ public static partial class DaemonHost
 
         // Listen from the start: counters incremented before the first scrape must count.
         app.Services.GetRequiredService<PrometheusExporter>();
+
         // Anything unexpected (the durable store failing, say) is a 500 problem, never a half-written answer.
         app.UseExceptionHandler();
         app.UseWebSockets();
