@@ -1,11 +1,7 @@
-// Entry point of the kraken executable.
+// Entry point of the kraken executable: "kraken serve" runs the daemon, every other verb is a client.
 namespace Kraken.Daemon;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("kraken: no verbs are available yet.");
-        return args.Length == 0 ? 2 : 2;
-    }
+    private static Task<int> Main(string[] args) => Cli.CommandLine.RunAsync(args, Console.Out, Console.Error);
 }

@@ -52,6 +52,7 @@ public sealed partial class ReconcileEngine
         }
 
         _metrics.Dispatched(m.Module);
+        Notify(MutationEventKind.Dispatched, run.Id, m, null);
         ReconcileLog.Dispatched(_logger, run.Id, m.Id, m.Module);
         try
         {
@@ -65,6 +66,9 @@ public sealed partial class ReconcileEngine
             Fail(run, $"{m.Id} ({m.Module}) failed: the module threw {ex.GetType().Name}: {ex.Message}", timedOut: false);
         }
     }
+
+    private void Notify(MutationEventKind kind, NodeId node, Mutation mutation, string? reason) =>
+        _options.MutationObserver?.Invoke(new MutationEvent(kind, node, mutation.Id, mutation.Module, _time.GetUtcNow(), reason));
 
     /// <summary>Ends the run's request in flight, if any: frees its module slot and, when abandoned, interrupts the module.</summary>
     private void ReleaseActive(NodeRun run, bool interrupt)
@@ -83,6 +87,7 @@ public sealed partial class ReconcileEngine
         if (interrupt)
         {
             _metrics.Interrupted(request.Mutation.Module);
+            Notify(MutationEventKind.Interrupted, run.Id, request.Mutation, null);
             try
             {
                 cts.Cancel();

@@ -66,6 +66,7 @@ public sealed partial class ReconcileEngine
         {
             // Every URL of the step reached its to-value.
             _metrics.Confirmed(m.Module);
+            Notify(MutationEventKind.Confirmed, run.Id, m, null);
             ReleaseActive(run, interrupt: false);
             if (!goalChanged && state == step.ToState && run.Step + 1 < run.Plan!.Steps.Length)
             {

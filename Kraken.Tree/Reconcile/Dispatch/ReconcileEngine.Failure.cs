@@ -30,6 +30,7 @@ public sealed partial class ReconcileEngine
         }
 
         _metrics.Failed(m.Module);
+        Notify(timedOut ? MutationEventKind.TimedOut : MutationEventKind.Failed, run.Id, m, reason);
         run.Generation++;
         run.Attempts++;
         run.LastFailure = reason;

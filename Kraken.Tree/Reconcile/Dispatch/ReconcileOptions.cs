@@ -43,6 +43,12 @@ public sealed class ReconcileOptions
     /// <summary>The meter for the engine's counters; default a process-wide meter named <see cref="ReconcileMetrics.MeterName"/>.</summary>
     public Meter? Meter { get; set; }
 
+    /// <summary>
+    /// Called on the engine's executor for every dispatched, confirmed, failed, timed-out or interrupted step.
+    /// It must only queue (the daemon's event stream writes to a channel); it must not call back into the engine.
+    /// </summary>
+    public Action<MutationEvent>? MutationObserver { get; set; }
+
     /// <summary>Distinct plans kept in the cache before it is cleared.</summary>
     public int PlanCacheCapacity { get; set; } = 4096;
 

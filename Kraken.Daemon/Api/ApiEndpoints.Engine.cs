@@ -1,0 +1,143 @@
+// The engines' views: the mutation graph, a node's plan, freeze and thaw, and the tree's adjacencies.
+using System.Text.Json;
+using Kraken.Daemon.Hosting;
+using Kraken.Tree.Reconcile;
+using Kraken.Tree.State;
+using Kraken.Tree.Sync;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Kraken.Daemon.Api;
+
+public static partial class ApiEndpoints
+{
+    private static void MapEngine(RouteGroupBuilder reads, RouteGroupBuilder writes)
+    {
+        reads.MapGet("/graph", (string? format, KrakenDaemon daemon) => format switch
+        {
+            null or "" or "json" => Results.Text(daemon.Reconcile.Graph.ToJson(), ApiSupport.JsonContentType),
+            "dot" => Results.Text(daemon.Reconcile.Graph.ToDot(), "text/vnd.graphviz"),
+            _ => throw ApiSupport.BadRequest("Invalid format", $"'{format}' is not a graph format; use json or dot."),
+        }).Doc("GetGraph", "The mutation graph of the registered modules, as JSON or (format=dot) Graphviz DOT.");
+
+        reads.MapGet("/nodes/{id}/plan", async (string id, KrakenDaemon daemon) =>
+        {
+            var nodeId = ApiSupport.ParseId(id);
+            if (!daemon.Store.Contains(nodeId))
+            {
+                throw new NodeNotFoundException(nodeId);
+            }
+
+            // The engine's state says what runs; the plan is what the planner finds from Dsc to Cfg now
+            // (also while frozen, or before the engine has looked at a fresh change).
+            var state = await daemon.Reconcile.GetStateAsync(nodeId);
+            var plan = daemon.Reconcile.PlanNow(nodeId);
+            return ApiSupport.Json(w => WritePlan(w, nodeId, state, plan));
+        }).Doc("GetPlan", "A node's reconcile state and current plan (the path of mutations from Dsc to Cfg).");
+
+        reads.MapGet("/reconcile", (KrakenDaemon daemon) => Frozen(daemon.Reconcile.IsFrozen))
+            .Doc("GetFrozen", "Whether the reconcile engine is frozen.");
+        writes.MapPost("/reconcile/freeze", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(true)))
+            .Doc("Freeze", "Freeze the reconcile engine: no new mutations are dispatched.");
+        writes.MapPost("/reconcile/thaw", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(false)))
+            .Doc("Thaw", "Thaw the reconcile engine.");
+
+        reads.MapGet("/tree", (KrakenDaemon daemon) => ApiSupport.Json(w => WriteTree(w, daemon)))
+            .Doc("GetTree", "This daemon's place in the tree: its parent and children adjacencies and their states.");
+    }
+
+    internal static IResult Frozen(bool frozen) => ApiSupport.Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("frozen", frozen);
+        w.WriteEndObject();
+    });
+
+    private static void WritePlan(Utf8JsonWriter w, NodeId node, NodeReconcileState? state, MutationPlan? plan)
+    {
+        w.WriteStartObject();
+        w.WriteString("node", node.ToString());
+        w.WriteString("status", state?.Status.ToString() ?? (plan?.Status == PlanStatus.Complete ? "Complete" : "Idle"));
+        if (state is not null)
+        {
+            w.WriteNumber("step", state.CurrentStep);
+            w.WriteNumber("attempts", state.Attempts);
+            if (state.LastFailure is { } failure)
+            {
+                w.WriteString("lastFailure", failure);
+            }
+
+            if (state.Deadline is { } deadline)
+            {
+                w.WriteString("deadline", deadline);
+            }
+        }
+
+        if (plan is null)
+        {
+            w.WriteNull("plan");
+        }
+        else
+        {
+            w.WriteStartObject("plan");
+            w.WriteString("status", plan.Status.ToString());
+            w.WriteNumber("cost", plan.Cost);
+            w.WriteString("start", plan.Start);
+            w.WriteString("goal", plan.Goal);
+            if (plan.Reason is { } reason)
+            {
+                w.WriteString("reason", reason);
+            }
+
+            w.WriteStartArray("steps");
+            foreach (var step in plan.Steps)
+            {
+                w.WriteStartObject();
+                w.WriteString("mutation", step.Mutation.Id);
+                w.WriteString("module", step.Mutation.Module);
+                w.WriteString("from", step.From);
+                w.WriteString("to", step.To);
+                w.WriteNumber("cost", step.Mutation.Cost);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void WriteTree(Utf8JsonWriter w, KrakenDaemon daemon)
+    {
+        var sync = daemon.Sync;
+        w.WriteStartObject();
+        w.WriteString("self", daemon.Self.ToString());
+        w.WriteString("nodename", daemon.Store.Get(StateView.Cfg, daemon.Self)?.Nodename);
+        w.WriteString("role", daemon.Options.IsRoot ? "root" : "child");
+        w.WriteString("syncEndPoint", daemon.SyncEndPoint?.ToString());
+        w.WriteString("profile", sync.Options.Profile.ToString());
+        w.WriteNumber("nodes", daemon.Store.Count);
+        w.WriteStartArray("adjacencies");
+        foreach (var a in sync.Adjacencies.OrderBy(a => a.Role).ThenBy(a => a.Peer))
+        {
+            w.WriteStartObject();
+            w.WriteString("peer", a.Peer.ToString());
+            w.WriteString("nodename", daemon.Store.Get(StateView.Cfg, a.Peer)?.Nodename);
+            w.WriteString("role", a.Role.ToString());
+            w.WriteString("state", a.State.ToString());
+            w.WriteNumber("sinceSeconds", Math.Round((sync.Now - a.Since).TotalSeconds, 3));
+            w.WriteString("endPoint", a.EndPoint?.ToString());
+            if (a.Role == AdjacencyRole.Parent)
+            {
+                w.WriteNumber("parentIndex", a.ParentIndex);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,215 @@
+// "kraken VERB ...": parses global options and dispatches to serve or to a client verb.
+using Kraken.Daemon.Hosting;
+
+namespace Kraken.Daemon.Cli;
+
+/// <summary>The parsed arguments of one invocation.</summary>
+internal sealed class Arguments
+{
+    private readonly List<string> _positional = [];
+    private readonly Dictionary<string, List<string>> _options = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
+
+    /// <summary>Options that take a value; everything else starting with "--" is a flag.</summary>
+    private static readonly HashSet<string> s_valued =
+    [
+        "--server", "--token", "--token-file", "--config", "--filter", "--under", "--id", "--node", "--url",
+        "--type", "--view", "--count", "--output", "--mode", "--timeout",
+    ];
+
+    public IReadOnlyList<string> Positional => _positional;
+
+    public static Arguments Parse(IReadOnlyList<string> args)
+    {
+        var result = new Arguments();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
+            {
+                var eq = a.IndexOf('=', StringComparison.Ordinal);
+                var name = eq > 0 ? a[..eq] : a;
+                if (s_valued.Contains(name))
+                {
+                    string value;
+                    if (eq > 0)
+                    {
+                        value = a[(eq + 1)..];
+                    }
+                    else if (i + 1 < args.Count)
+                    {
+                        value = args[++i];
+                    }
+                    else
+                    {
+                        throw new CliException($"{name} needs a value", 2);
+                    }
+
+                    if (!result._options.TryGetValue(name, out var list))
+                    {
+                        result._options[name] = list = [];
+                    }
+
+                    list.Add(value);
+                }
+                else
+                {
+                    result._flags.Add(name);
+                }
+            }
+            else
+            {
+                result._positional.Add(a);
+            }
+        }
+
+        return result;
+    }
+
+    public string? Option(string name) => _options.TryGetValue(name, out var v) ? v[^1] : null;
+
+    public IReadOnlyList<string> Options(string name) => _options.TryGetValue(name, out var v) ? v : [];
+
+    public bool Flag(string name) => _flags.Contains(name);
+
+    /// <summary>Fails on any option or flag not in <paramref name="allowed"/>.</summary>
+    public void Allow(params string[] allowed)
+    {
+        var ok = new HashSet<string>(allowed.Concat(["--server", "--token", "--token-file", "--json", "--timeout"]), StringComparer.Ordinal);
+        foreach (var name in _options.Keys.Concat(_flags))
+        {
+            if (!ok.Contains(name))
+            {
+                throw new CliException($"unknown option {name}", 2);
+            }
+        }
+    }
+}
+
+public static partial class CommandLine
+{
+    public const string DefaultServer = "http://127.0.0.1:3141";
+
+    public const string Usage = """
+        usage: kraken VERB [options]
+
+        Daemon:
+          serve --config FILE [--Section:Key=value ...]   run the daemon
+
+        Client verbs (talk to a daemon's API):
+          nodes list [--filter URL=VALUE]... [--under ID] [--id ID]... [--dsc]
+          node get ID [--dsc]                  both views side by side (or one with --json)
+          node set ID URL=VALUE...             set Cfg values atomically (VALUE empty unsets)
+          node delete ID
+          bulk set URL=VALUE... [--under ID] [--id ID]... [--filter URL=VALUE]... [--all]
+          import FILE [--mode upsert|create]   load a state file into Cfg
+          export [--dsc] [--output FILE]       write Cfg (or Dsc) as a state file
+          graph [--dot]                        the mutation graph
+          plan ID                              a node's reconcile state and plan
+          freeze | thaw                        stop or resume dispatching mutations
+          tree                                 this daemon's adjacencies
+          watch [--node ID]... [--url PREFIX] [--type state|mutation] [--view cfg|dsc] [--count N]
+
+        Options: --server URL (env KRAKEN_SERVER, default http://127.0.0.1:3141)
+                 --token T | --token-file F (env KRAKEN_TOKEN, KRAKEN_TOKEN_FILE); needed for writes
+                 --json (machine-readable output), --timeout SECONDS (default 30)
+        """;
+
+    /// <summary>Runs one invocation; the process exit code (0 ok, 1 failed, 2 bad usage).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            await (args.Length == 0 ? stderr : stdout).WriteLineAsync(Usage).ConfigureAwait(false);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        if (args[0] == "serve")
+        {
+            return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var parsed = Arguments.Parse(args);
+            using var client = CreateClient(parsed);
+            var verb = new Verbs(client, parsed, stdout, parsed.Flag("--json"));
+            await verb.RunAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        catch (CliException ex)
+        {
+            await stderr.WriteLineAsync($"kraken: {ex.Message}").ConfigureAwait(false);
+            if (ex.ExitCode == 2)
+            {
+                await stderr.WriteLineAsync("run 'kraken help' for usage").ConfigureAwait(false);
+            }
+
+            return ex.ExitCode;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+    }
+
+    private static Task<int> ServeAsync(string[] args, TextWriter stderr)
+    {
+        string? config = null;
+        var overrides = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config" && i + 1 < args.Length)
+            {
+                config = args[++i];
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+            {
+                config = args[i]["--config=".Length..];
+            }
+            else
+            {
+                overrides.Add(args[i]);
+            }
+        }
+
+        return DaemonHost.ServeAsync(config, [.. overrides], stderr);
+    }
+
+    private static ApiClient CreateClient(Arguments args)
+    {
+        var serverText = args.Option("--server") ?? Environment.GetEnvironmentVariable("KRAKEN_SERVER") ?? DefaultServer;
+        if (!Uri.TryCreate(serverText, UriKind.Absolute, out var server) || server.Scheme is not ("http" or "https"))
+        {
+            throw new CliException($"--server '{serverText}' is not an http(s) URL", 2);
+        }
+
+        var token = args.Option("--token") ?? Environment.GetEnvironmentVariable("KRAKEN_TOKEN");
+        var tokenFile = args.Option("--token-file") ?? Environment.GetEnvironmentVariable("KRAKEN_TOKEN_FILE");
+        if (token is null && tokenFile is not null)
+        {
+            try
+            {
+                token = File.ReadLines(tokenFile).FirstOrDefault()?.Trim();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"cannot read the token file '{tokenFile}': {ex.Message}", 2);
+            }
+        }
+
+        var timeoutText = args.Option("--timeout");
+        var timeout = TimeSpan.FromSeconds(30);
+        if (timeoutText is not null)
+        {
+            timeout = double.TryParse(timeoutText, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+                ? TimeSpan.FromSeconds(s)
+                : throw new CliException($"--timeout '{timeoutText}' is not a positive number of seconds", 2);
+        }
+
+        return new ApiClient(server, token, timeout);
+    }
+}

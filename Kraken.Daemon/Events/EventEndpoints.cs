@@ -1,0 +1,100 @@
+// The event stream over Server-Sent Events (/api/v1/events) and WebSocket (/api/v1/events/ws).
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading.Channels;
+using Kraken.Daemon.Api;
+using Kraken.Tree.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Kraken.Daemon.Events;
+
+internal static class EventEndpoints
+{
+    public static void Map(RouteGroupBuilder v1)
+    {
+        v1.MapGet("/events", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node, string? url, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type, string? view) =>
+        {
+            var filter = ParseFilter(node, url, type, view);
+            using var subscription = hub.Subscribe(filter);
+            var response = http.Response;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            response.Headers["X-Accel-Buffering"] = "no";
+
+            // A comment first: the client knows it is subscribed before it acts.
+            await response.WriteAsync(": subscribed\n\n", http.RequestAborted);
+            await response.Body.FlushAsync(http.RequestAborted);
+            await Pump(subscription, http.RequestAborted, async (e, ct) =>
+            {
+                await response.WriteAsync($"event: {e.Type}\ndata: {e.Json}\n\n", ct);
+                await response.Body.FlushAsync(ct);
+            });
+            return Results.Empty;
+        }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc).");
+
+        v1.MapGet("/events/ws", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node, string? url, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type, string? view) =>
+        {
+            if (!http.WebSockets.IsWebSocketRequest)
+            {
+                throw ApiSupport.BadRequest("Not a WebSocket request", "Connect with a WebSocket client (Upgrade: websocket), or use /api/v1/events for Server-Sent Events.");
+            }
+
+            var filter = ParseFilter(node, url, type, view);
+            using var subscription = hub.Subscribe(filter);
+            using var socket = await http.WebSockets.AcceptWebSocketAsync();
+            await Pump(subscription, http.RequestAborted, (e, ct) =>
+                socket.SendAsync(Encoding.UTF8.GetBytes(e.Json), WebSocketMessageType.Text, endOfMessage: true, ct));
+            if (socket.State == WebSocketState.Open)
+            {
+                var reason = subscription.Overflowed ? "overflow: the client fell behind" : "server closing";
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, reason, CancellationToken.None);
+            }
+
+            return Results.Empty;
+        }).WithName("EventsWebSocket").WithSummary("The same events as /events, one JSON text message each, over a WebSocket.");
+    }
+
+    private static async Task Pump(EventHub.Subscription subscription, CancellationToken ct, Func<DaemonEvent, CancellationToken, Task> send)
+    {
+        try
+        {
+            await foreach (var e in subscription.Reader.ReadAllAsync(ct))
+            {
+                await send(e, ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        catch (ChannelClosedException)
+        {
+            // Overflow: tell the client, then end the stream.
+            await send(new DaemonEvent("overflow", "{\"type\":\"overflow\"}"), ct);
+        }
+    }
+
+    private static EventFilter ParseFilter(string[]? nodes, string? url, string[]? types, string? view)
+    {
+        var ids = (nodes ?? []).SelectMany(n => n.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(n => ApiSupport.ParseId(n, "node")).ToHashSet();
+        var t = (types ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        foreach (var x in t)
+        {
+            if (x is not ("state" or "mutation"))
+            {
+                throw ApiSupport.BadRequest("Invalid event type", $"'{x}' is not an event type; use state or mutation.");
+            }
+        }
+
+        if (url is not null && !url.StartsWith('/'))
+        {
+            throw ApiSupport.BadRequest("Invalid URL prefix", $"The URL prefix '{url}' must start with '/'.");
+        }
+
+        StateView? v = view is null ? null : ApiSupport.ParseView(view);
+        return new EventFilter(ids, url, t.Count == 0 || t.Contains("state"), t.Count == 0 || t.Contains("mutation"), v);
+    }
+}

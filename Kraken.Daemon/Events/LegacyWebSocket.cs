@@ -1,0 +1,167 @@
+// The original Kraken's websocket protocol on /ws, for kraken-dashboard: subscribe by event type, flat messages.
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Kraken.Tree.State;
+using Microsoft.AspNetCore.Http;
+
+namespace Kraken.Daemon.Events;
+
+/// <summary>
+/// Clients send <c>{"command": 0|1, "type": "STATE_CHANGE"}</c> (0 or "SUBSCRIBE" subscribes, 1 or
+/// "UNSUBSCRIBE" unsubscribes; types STATE_CHANGE, STATE_MUTATION, DISCOVERY, ALL) and receive, for subscribed
+/// types only, <c>{"type": n, "url", "data", "nodeid", "value"}</c> with the original's type numbers:
+/// STATE_CHANGE 1 (every Cfg and Dsc change; value: the new value), STATE_MUTATION 2 (dispatches and
+/// interrupts; value: the mutation id), DISCOVERY 5 (Dsc changes; value: the new value). Nothing is sent before
+/// a subscription. Unlike the original, a string command means what it says.
+/// </summary>
+internal static class LegacyWebSocket
+{
+    private const int StateChange = 1;
+    private const int StateMutation = 2;
+    private const int Discovery = 5;
+
+    public static async Task RunAsync(HttpContext http, EventHub hub)
+    {
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        using var subscription = hub.Subscribe(new EventFilter(new HashSet<NodeId>(), null, States: true, Mutations: true, View: null));
+        var subscribed = new bool[7];
+        var abort = http.RequestAborted;
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(abort);
+        var receive = ReceiveAsync(socket, subscribed, done);
+        try
+        {
+            await foreach (var e in subscription.Reader.ReadAllAsync(done.Token))
+            {
+                foreach (var message in Translate(e, subscribed))
+                {
+                    await socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, endOfMessage: true, done.Token);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The client left.
+        }
+        catch (ChannelClosedException)
+        {
+            // Fell behind, as the original's 50-message buffer: disconnect.
+        }
+
+        await done.CancelAsync();
+        try
+        {
+            await receive;
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected on the way out.
+        }
+
+        if (socket.State == WebSocketState.Open)
+        {
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, subscription.Overflowed ? "overflow" : "closing", CancellationToken.None);
+        }
+    }
+
+    private static async Task ReceiveAsync(WebSocket socket, bool[] subscribed, CancellationTokenSource done)
+    {
+        var buffer = new byte[4096];
+        while (!done.IsCancellationRequested)
+        {
+            var result = await socket.ReceiveAsync(buffer, done.Token);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                await done.CancelAsync();
+                return;
+            }
+
+            Apply(Encoding.UTF8.GetString(buffer, 0, result.Count), subscribed);
+        }
+    }
+
+    /// <summary>Applies one client command; anything unparsable is ignored, as the original did.</summary>
+    internal static void Apply(string text, bool[] subscribed)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            var root = doc.RootElement;
+            var command = root.TryGetProperty("command", out var c) ? c : default;
+            var subscribe = command.ValueKind switch
+            {
+                JsonValueKind.Number => command.GetInt32() == 0,
+                JsonValueKind.String => command.GetString() != "UNSUBSCRIBE",
+                _ => true,
+            };
+            var type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            int[] types = type switch
+            {
+                "STATE_CHANGE" => [StateChange],
+                "STATE_MUTATION" => [StateMutation],
+                "DISCOVERY" => [Discovery],
+                "ALL" => [StateChange, StateMutation, Discovery],
+                _ => [],
+            };
+            foreach (var n in types)
+            {
+                Volatile.Write(ref subscribed[n], subscribe);
+            }
+        }
+        catch (JsonException)
+        {
+            // Not a command.
+        }
+    }
+
+    /// <summary>The original's messages for one of our events, for the types the client subscribed to.</summary>
+    internal static IEnumerable<string> Translate(DaemonEvent e, bool[] subscribed)
+    {
+        using var doc = JsonDocument.Parse(e.Json);
+        var r = doc.RootElement;
+        var node = r.GetProperty("node").GetString()!;
+        var messages = new List<string>();
+        if (e.Type == "mutation")
+        {
+            var kind = r.GetProperty("kind").GetString();
+            if (Volatile.Read(ref subscribed[StateMutation]) && kind is "Dispatched" or "Interrupted")
+            {
+                var mutation = r.GetProperty("mutation").GetString()!;
+                var verb = kind == "Dispatched" ? "MUTATE" : "INTERRUPT";
+                messages.Add(Message(StateMutation, node, $"({verb}) {node}: {mutation}", node, mutation));
+            }
+
+            return messages;
+        }
+
+        if (e.Type != "state")
+        {
+            return messages;
+        }
+
+        var view = r.GetProperty("view").GetString();
+        var url = r.TryGetProperty("url", out var u) ? u.GetString()! : string.Empty;
+        var value = r.TryGetProperty("new", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : string.Empty;
+        var kindName = r.GetProperty("kind").GetString() switch
+        {
+            "Created" => "CREATE",
+            "Deleted" => "DELETE",
+            _ => view == "cfg" ? "CFG_UPDATE" : "UPDATE",
+        };
+        if (Volatile.Read(ref subscribed[StateChange]))
+        {
+            messages.Add(Message(StateChange, url, $"({kindName}) {node}:{url} = {value}", node, value));
+        }
+
+        if (Volatile.Read(ref subscribed[Discovery]) && view == "dsc" && url.Length > 0)
+        {
+            messages.Add(Message(Discovery, url, $"{node}:{url} = {value}", node, value));
+        }
+
+        return messages;
+    }
+
+    private static string Message(int type, string url, string data, string node, string value) =>
+        JsonSerializer.Serialize(new Dictionary<string, object> { ["type"] = type, ["url"] = url, ["data"] = data, ["nodeid"] = node, ["value"] = value });
+}

@@ -1,0 +1,266 @@
+// The daemon's configuration: one class per section, bound strictly (unknown keys are errors) and validated at start.
+using System.Net;
+using Kraken.Tree.State;
+using Kraken.Tree.Sync;
+using Microsoft.Extensions.Configuration;
+
+namespace Kraken.Daemon.Hosting;
+
+/// <summary>A configuration value that stops start-up; <see cref="Key"/> is the full configuration path.</summary>
+public sealed class DaemonConfigException(string key, string message) : Exception($"{key}: {message}")
+{
+    public string Key { get; } = key;
+}
+
+/// <summary>Section <c>Api</c>: where the REST API listens and who may write.</summary>
+public sealed class ApiOptions
+{
+    /// <summary>The URL the API listens on; port 0 picks a free port (logged at start).</summary>
+    public string Url { get; set; } = "http://127.0.0.1:3141";
+
+    /// <summary>Bearer token for writes. Without a token (here or in <see cref="TokenFile"/>) every write is refused.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>A file whose first line is the token (keeps it out of the config file).</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>Per-client buffer of the event stream; a client this far behind is disconnected.</summary>
+    public int EventBuffer { get; set; } = 1024;
+}
+
+/// <summary>Section <c>Sync</c>: the tree protocol.</summary>
+public sealed class SyncSection
+{
+    /// <summary>UDP and TCP address of the sync protocol.</summary>
+    public string Bind { get; set; } = "0.0.0.0:31415";
+
+    /// <summary>Parents to join, primary first (address:port). Empty for the root.</summary>
+    public List<string> Parents { get; set; } = [];
+
+    public string? JoinSecret { get; set; }
+
+    public string? JoinSecretFile { get; set; }
+
+    public SyncProfile Profile { get; set; } = SyncProfile.Kraken;
+
+    /// <summary>Overrides of the profile's timers; unset keeps the profile's default.</summary>
+    public TimeSpan? HelloInterval { get; set; }
+
+    public TimeSpan? DeadInterval { get; set; }
+
+    public TimeSpan? JoinBackoff { get; set; }
+
+    public TimeSpan? JoinTimeout { get; set; }
+}
+
+/// <summary>Section <c>Store</c>: durable Cfg (root) and the initial cluster description.</summary>
+public sealed class StoreOptions
+{
+    /// <summary>SQLite file of the durable Cfg; required at the root (":memory:" for a root that forgets).</summary>
+    public string? Path { get; set; }
+
+    /// <summary>A state file imported at start when the store is empty (first start of a root).</summary>
+    public string? Import { get; set; }
+}
+
+/// <summary>Section <c>Reconcile</c>.</summary>
+public sealed class ReconcileSection
+{
+    public bool StartFrozen { get; set; }
+}
+
+/// <summary>The whole configuration, validated. Built by <see cref="Load"/>.</summary>
+public sealed class DaemonOptions
+{
+    public const string MemoryStore = ":memory:";
+
+    private static readonly BinderOptions s_strict = new() { ErrorOnUnknownConfiguration = true };
+    private static readonly HashSet<string> s_sections = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "NodeId", "Role", "Api", "Sync", "Store", "Reconcile", "Modules", "Logging",
+    };
+
+    public NodeId NodeId { get; init; }
+
+    public bool IsRoot { get; init; }
+
+    public ApiOptions Api { get; init; } = new();
+
+    public SyncSection Sync { get; init; } = new();
+
+    public StoreOptions Store { get; init; } = new();
+
+    public ReconcileSection Reconcile { get; init; } = new();
+
+    /// <summary>The effective write token (from <c>Api:Token</c> or <c>Api:TokenFile</c>), or null: writes are refused.</summary>
+    public string? Token { get; init; }
+
+    public byte[] JoinSecret { get; init; } = [];
+
+    public IPEndPoint SyncBind { get; init; } = new(IPAddress.Any, 31415);
+
+    public IReadOnlyList<IPEndPoint> Parents { get; init; } = [];
+
+    /// <summary>True for the top-level keys the daemon reads.</summary>
+    public static bool IsSection(string key) => s_sections.Contains(key);
+
+    /// <summary>Binds and validates; throws <see cref="DaemonConfigException"/> naming the first bad key.</summary>
+    public static DaemonOptions Load(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        foreach (var child in configuration.GetChildren())
+        {
+            if (!s_sections.Contains(child.Key))
+            {
+                throw new DaemonConfigException(child.Key, $"unknown key; expected one of {string.Join(", ", s_sections.Order(StringComparer.Ordinal))}");
+            }
+        }
+
+        var nodeIdText = configuration["NodeId"];
+        if (string.IsNullOrWhiteSpace(nodeIdText))
+        {
+            throw new DaemonConfigException("NodeId", "is required (this daemon's node id, a UUID)");
+        }
+
+        if (!NodeId.TryParse(nodeIdText, out var nodeId) || nodeId.IsNil)
+        {
+            throw new DaemonConfigException("NodeId", $"'{nodeIdText}' is not a non-nil UUID");
+        }
+
+        var api = Bind<ApiOptions>(configuration, "Api");
+        var sync = Bind<SyncSection>(configuration, "Sync");
+        var store = Bind<StoreOptions>(configuration, "Store");
+        var reconcile = Bind<ReconcileSection>(configuration, "Reconcile");
+
+        var role = configuration["Role"]?.Trim().ToLowerInvariant();
+        var isRoot = role switch
+        {
+            null or "" => sync.Parents.Count == 0,
+            "root" => true,
+            "child" or "tier" or "leaf" => false,
+            _ => throw new DaemonConfigException("Role", $"'{configuration["Role"]}' is not a role; use root or child"),
+        };
+        if (isRoot && sync.Parents.Count > 0)
+        {
+            throw new DaemonConfigException("Sync:Parents", "a root has no parents; remove them or set Role to child");
+        }
+
+        if (!isRoot && sync.Parents.Count == 0)
+        {
+            throw new DaemonConfigException("Sync:Parents", "a child needs at least one parent address (address:port)");
+        }
+
+        // Plain HTTP only: the API belongs on a management address (or behind a TLS-terminating proxy).
+        if (!Uri.TryCreate(api.Url, UriKind.Absolute, out var apiUri) || apiUri.Scheme != "http" || apiUri.AbsolutePath != "/")
+        {
+            throw new DaemonConfigException("Api:Url", $"'{api.Url}' is not an http://address:port URL");
+        }
+
+        if (api.EventBuffer is < 16 or > 1_000_000)
+        {
+            throw new DaemonConfigException("Api:EventBuffer", $"{api.EventBuffer} is outside 16..1000000");
+        }
+
+        var token = api.Token ?? ReadSecretFile(api.TokenFile, "Api:TokenFile");
+        if (token is not null && token.Length < 16)
+        {
+            throw new DaemonConfigException(api.Token is not null ? "Api:Token" : "Api:TokenFile", "the token must be at least 16 characters");
+        }
+
+        var secretText = sync.JoinSecret ?? ReadSecretFile(sync.JoinSecretFile, "Sync:JoinSecretFile")
+            ?? throw new DaemonConfigException("Sync:JoinSecret", "is required (or Sync:JoinSecretFile): the cluster's shared join secret");
+        var secret = System.Text.Encoding.UTF8.GetBytes(secretText);
+        if (secret.Length < 16)
+        {
+            throw new DaemonConfigException("Sync:JoinSecret", $"must be at least 16 bytes, got {secret.Length}");
+        }
+
+        var bind = ParseEndPoint(sync.Bind, "Sync:Bind");
+        var parents = sync.Parents.Select((p, i) => ParseEndPoint(p, $"Sync:Parents:{i}")).ToList();
+        if (isRoot && string.IsNullOrWhiteSpace(store.Path))
+        {
+            throw new DaemonConfigException("Store:Path", $"is required at the root (the durable Cfg database; \"{MemoryStore}\" keeps Cfg in memory only)");
+        }
+
+        if (store.Import is { } import && !File.Exists(import))
+        {
+            throw new DaemonConfigException("Store:Import", $"'{import}' does not exist");
+        }
+
+        var options = new DaemonOptions
+        {
+            NodeId = nodeId,
+            IsRoot = isRoot,
+            Api = api,
+            Sync = sync,
+            Store = store,
+            Reconcile = reconcile,
+            Token = token,
+            JoinSecret = secret,
+            SyncBind = bind,
+            Parents = parents,
+        };
+        try
+        {
+            options.ToSyncOptions().Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new DaemonConfigException(ex.ParamName is { } p ? $"Sync:{p}" : "Sync", ex.Message);
+        }
+
+        return options;
+    }
+
+    /// <summary>The sync engine's options for this daemon.</summary>
+    public SyncOptions ToSyncOptions()
+    {
+        var o = SyncOptions.ForProfile(Sync.Profile, NodeId, JoinSecret) with { Parents = [.. Parents] };
+        return o with
+        {
+            HelloInterval = Sync.HelloInterval ?? o.HelloInterval,
+            DeadInterval = Sync.DeadInterval ?? o.DeadInterval,
+            JoinBackoff = Sync.JoinBackoff ?? o.JoinBackoff,
+            JoinTimeout = Sync.JoinTimeout ?? o.JoinTimeout,
+        };
+    }
+
+    private static T Bind<T>(IConfiguration configuration, string section)
+        where T : new()
+    {
+        var value = new T();
+        try
+        {
+            configuration.GetSection(section).Bind(value, o => o.ErrorOnUnknownConfiguration = s_strict.ErrorOnUnknownConfiguration);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the key ("... at 'Sync:HelloInterval' ..." or the unknown property).
+            throw new DaemonConfigException(section, ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message);
+        }
+
+        return value;
+    }
+
+    private static string? ReadSecretFile(string? path, string key)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return File.ReadLines(path).FirstOrDefault()?.Trim() ?? throw new DaemonConfigException(key, $"'{path}' is empty");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonConfigException(key, $"cannot read '{path}': {ex.Message}");
+        }
+    }
+
+    private static IPEndPoint ParseEndPoint(string text, string key) =>
+        IPEndPoint.TryParse(text ?? string.Empty, out var ep) && text!.Contains(':', StringComparison.Ordinal)
+            ? ep
+            : throw new DaemonConfigException(key, $"'{text}' is not an address:port (e.g. 198.18.0.1:31415)");
+}
