@@ -137,7 +137,7 @@ public sealed class PowerApiTests
         var sim = d.Power().Drivers.OfType<SimPowerDriver>().Single();
         await CreateNodesAsync(d, Enumerable.Range(1, 3).Select(i => NodeJson(i, $"{{\"driver\":\"sim\",\"address\":\"s{i}\"}}")));
         sim.SetSilent(Id(3), true);
-        var (response, _) = await PostAsync(d.Authorized, "/api/v1/power/cycle", $"{{\"select\":{{\"ids\":[\"{NodeId(1)}\",\"{NodeId(2)}\",\"{NodeId(3)}\"]}},\"callTimeout\":60}}");
+        var (response, _) = await PostAsync(d.Authorized, "/api/v1/power/cycle", $"{{\"select\":{{\"ids\":[\"{NodeId(1)}\",\"{NodeId(2)}\",\"{NodeId(3)}\"]}},\"callTimeout\":60,\"setCfg\":false}}");
         var location = response.Headers.Location!.OriginalString;
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (JsonDocument.Parse(await d.Http.GetStringAsync(location)).RootElement.GetProperty("done").GetInt32() < 2)
@@ -151,7 +151,8 @@ public sealed class PowerApiTests
         var done = await WaitAsync(d, location, TimeSpan.FromSeconds(10));
         Assert.Equal(("cancelled", 2, 1), (done.GetProperty("state").GetString(), done.GetProperty("ok").GetInt32(), done.GetProperty("failed").GetInt32()));
         Assert.Equal("cancelled", done.GetProperty("results")[2].GetProperty("reason").GetString());
-        Assert.Equal(PhysState.PowerOn, d.Daemon.Store.Get(StateView.Cfg, Id(3))!.PhysState);
+        Assert.Null(d.Daemon.Store.Get(StateView.Cfg, Id(3))!.PhysState);
+        Assert.Equal(PowerStatus.On, sim.GetState(Id(1)));
     }
 
     [Fact]

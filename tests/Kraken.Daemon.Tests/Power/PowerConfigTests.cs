@@ -57,6 +57,31 @@ public sealed class PowerConfigTests
         Assert.Null(module.Module);
     }
 
+    [Theory]
+    [InlineData("daemon-root.json")]
+    [InlineData("daemon-tier1.json")]
+    public void The_example_configs_power_sections_are_valid(string file)
+    {
+        // The tier-1 example names /etc/kraken/credentials; a directory of our own stands in for it.
+        var credentials = Directory.CreateTempSubdirectory("kraken-power-example-").FullName;
+        try
+        {
+            var configuration = new ConfigurationBuilder()
+                .AddJsonFile(Path.Combine(TestDaemon.RepoRoot(), "examples", file))
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["Modules:Power:Credentials:Directory"] = credentials })
+                .Build();
+            var settings = PowerSettings.Load(configuration.GetSection("Modules:Power"), []);
+            Assert.True(settings.Enabled);
+            var options = settings.ToPowerOptions("Modules:Power", settings.DriverNames);
+            Assert.Contains("ipmi", settings.DriverNames);
+            Assert.Equal(TimeSpan.FromSeconds(10), options.CallTimeout);
+        }
+        finally
+        {
+            Directory.Delete(credentials, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Kraken_serve_refuses_to_start_and_names_the_key()
     {
