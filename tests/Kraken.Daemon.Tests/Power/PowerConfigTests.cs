@@ -115,11 +115,14 @@ public sealed class PowerConfigTests
             await using var d = await TestDaemon.StartRootAsync(extra: [
                 "--Modules:SimPower:Enabled=false", "--Modules:Power:Drivers:0=ipmi", "--Modules:Power:Drivers:1=redfish", "--Modules:Power:Drivers:2=qemu",
                 "--Modules:Power:DriverConcurrency:ipmi=32", "--Modules:Power:CallTimeout=00:00:05", "--Modules:Power:Ipmi:CipherSuite=17",
-                "--Modules:Power:Redfish:VerifyTls=false", "--Modules:Power:Qemu:PollInterval=00:00:00.100", $"--Modules:Power:Credentials:Directory={credentials}"]);
+                "--Modules:Power:Redfish:VerifyTls=false", "--Modules:Power:Redfish:Auth=Basic", "--Modules:Power:Qemu:PollInterval=00:00:00.100",
+                "--Modules:Power:Qemu:Templates:n7=qemu-system-x86_64 -name {system} -qmp unix:{qmp},server=on,wait=off -daemonize", $"--Modules:Power:Credentials:Directory={credentials}"]);
             var power = d.Power();
             Assert.Equal(["ipmi", "qemu", "redfish"], power.Module!.Drivers);
             Assert.Equal(17, power.Settings!.IpmiOptions.CipherSuite);
             Assert.False(power.Settings.RedfishOptions.VerifyTls);
+            Assert.Equal(Kraken.Modules.Power.Redfish.RedfishAuth.Basic, power.Settings.RedfishOptions.Auth);
+            Assert.StartsWith("qemu-system-x86_64 -name {system}", power.Settings.QemuOptions.Templates["n7"], StringComparison.Ordinal);
             Assert.Contains("Power", d.Daemon.ModuleNames);
             var graph = JsonDocument.Parse(await d.Http.GetStringAsync("/api/v1/graph")).RootElement;
             Assert.Equal(5, graph.GetProperty("mutations").EnumerateArray().Count(m => m.GetProperty("module").GetString() == "power"));
