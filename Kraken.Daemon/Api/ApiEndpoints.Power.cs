@@ -72,7 +72,7 @@ public static partial class ApiEndpoints
                 ?? throw new ApiProblemException(StatusCodes.Status429TooManyRequests, "Too many power operations", $"{power.Settings!.MaxRunningOperations} bulk power operations are running (Modules:Power:MaxRunningOperations); retry when one has finished.");
             var location = $"{Prefix}/power/operations/{op.Id}";
             http.Response.Headers.Location = location;
-            return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), results: false), StatusCodes.Status202Accepted);
+            return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), null), StatusCodes.Status202Accepted);
         }).Doc("PowerAction", "Start a bulk power action (on, off, cycle, reset, soft) on a selection: {\"select\": {...}} or {\"all\": true}, optional \"setCfg\", \"callTimeout\" (s), \"retries\". Answers 202 with the operation and its Location.")
           .Produces(StatusCodes.Status202Accepted)
           .Produces(StatusCodes.Status409Conflict)
@@ -88,7 +88,7 @@ public static partial class ApiEndpoints
                 w.WriteStartArray("operations");
                 foreach (var op in ops)
                 {
-                    WriteOperation(w, op.Snapshot(), results: false);
+                    WriteOperation(w, op.Snapshot(), null);
                 }
 
                 w.WriteEndArray();
@@ -96,17 +96,17 @@ public static partial class ApiEndpoints
             });
         }).Doc("ListPowerOperations", "Bulk power operations, newest first: progress and counts (ok, failed, timed out).");
 
-        reads.MapGet("/power/operations/{id}", (string id, HttpContext http) =>
+        reads.MapGet("/power/operations/{id}", (string id, HttpContext http, KrakenDaemon daemon) =>
         {
             var op = RequireOperation(http, id);
-            return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), results: true));
+            return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), daemon.Store));
         }).Doc("GetPowerOperation", "One bulk power operation: progress, counts, failure reasons and one result per node (pending ones have outcome \"pending\").");
 
         writes.MapDelete("/power/operations/{id}", (string id, HttpContext http) =>
         {
             var op = RequireOperation(http, id);
             op.Cancel();
-            return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), results: false));
+            return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), null));
         }).Doc("CancelPowerOperation", "Cancel a running bulk power operation: calls not yet made are dropped, nodes still pending end as failed (\"cancelled\").");
 
         reads.MapGet("/power/status", async ([Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id, string? under, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where, bool? all, HttpContext http, KrakenDaemon daemon, CancellationToken ct) =>
@@ -128,7 +128,7 @@ public static partial class ApiEndpoints
                 w.WriteStartArray("results");
                 foreach (var r in summary.Results)
                 {
-                    WriteResult(w, r, r.Node, daemon.Store.Get(StateView.Dsc, r.Node) is { } dsc ? daemon.Store.Schema.PhysState.Get(dsc).ToString() : null);
+                    WriteResult(w, r, r.Node, daemon.Store, withDsc: true);
                 }
 
                 w.WriteEndArray();
@@ -163,7 +163,11 @@ public static partial class ApiEndpoints
             throw ApiSupport.BadRequest("Empty selection", "The selection names no ids, parent or conditions; add \"all\": true (all=true) to act on every node.");
         }
 
-        var nodes = selection.Apply(daemon.Store, StateView.Cfg).Select(r => r.Id).ToList();
+        // "all" means every node with power settings; a selection that names nodes reports those without them.
+        var nodes = selection.Apply(daemon.Store, StateView.Cfg)
+            .Where(r => !selection.IsEmpty || PowerTarget.FromRecord(r) is not null)
+            .Select(r => r.Id)
+            .ToList();
         if (selection.Ids is { } ids && selection.Under is null && selection.Where.Count == 0)
         {
             // Named nodes that do not exist are reported per node ("no node ..."), not silently skipped.
@@ -202,7 +206,8 @@ public static partial class ApiEndpoints
         : v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && d >= min && d <= max ? d
         : throw ApiSupport.BadRequest("Invalid body", $"\"{name}\" must be a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}.");
 
-    private static void WriteOperation(Utf8JsonWriter w, PowerOperationSnapshot s, bool results)
+    /// <summary>An operation; with <paramref name="store"/>, its per-node results too (names from Cfg).</summary>
+    private static void WriteOperation(Utf8JsonWriter w, PowerOperationSnapshot s, StateStore? store)
     {
         var op = s.Operation;
         w.WriteStartObject();
@@ -216,10 +221,10 @@ public static partial class ApiEndpoints
         w.WriteNumber("ok", s.Ok);
         w.WriteNumber("failed", s.Failed);
         w.WriteNumber("timedOut", s.TimedOut);
-        w.WriteString("started", op.Started);
+        w.WriteString("started", Timestamp(op.Started));
         if (s.Finished is { } finished)
         {
-            w.WriteString("finished", finished);
+            w.WriteString("finished", Timestamp(finished));
         }
         else
         {
@@ -229,12 +234,12 @@ public static partial class ApiEndpoints
         w.WriteNumber("elapsedSeconds", Math.Round(s.Elapsed.TotalSeconds, 3));
         w.WriteString("location", $"{Prefix}/power/operations/{op.Id}");
         WriteReasons(w, s.FailureReasons());
-        if (results)
+        if (store is not null)
         {
             w.WriteStartArray("results");
             for (var i = 0; i < s.Results.Count; i++)
             {
-                WriteResult(w, s.Results[i], op.Nodes[i], dsc: null);
+                WriteResult(w, s.Results[i], op.Nodes[i], store, withDsc: false);
             }
 
             w.WriteEndArray();
@@ -257,23 +262,28 @@ public static partial class ApiEndpoints
         w.WriteEndArray();
     }
 
-    private static void WriteResult(Utf8JsonWriter w, BulkNodeResult? r, NodeId node, string? dsc)
+    private static string Timestamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static void WriteResult(Utf8JsonWriter w, BulkNodeResult? r, NodeId node, StateStore store, bool withDsc)
     {
         w.WriteStartObject();
         w.WriteString("node", node.ToString());
+        var nodename = store.Get(StateView.Cfg, node)?.Nodename;
         if (r is null)
         {
+            w.WriteString("name", nodename);
             w.WriteString("outcome", "pending");
             w.WriteEndObject();
             return;
         }
 
-        w.WriteString("name", r.Name);
+        // The module names a node it could not read by its id; Cfg may know it better.
+        w.WriteString("name", nodename ?? r.Name);
         w.WriteString("outcome", r.Outcome switch { BulkOutcome.Ok => "ok", BulkOutcome.TimedOut => "timedOut", _ => "failed" });
         w.WriteString("status", r.Status switch { PowerStatus.On => "on", PowerStatus.Off => "off", _ => "unknown" });
-        if (dsc is not null)
+        if (withDsc)
         {
-            w.WriteString("dsc", dsc);
+            ApiSupport.WriteValue(w, "dsc", store.Get(StateView.Dsc, node) is { } dsc ? store.Schema.PhysState.Get(dsc) : StateValue.None);
         }
 
         if (r.Reason is not null)

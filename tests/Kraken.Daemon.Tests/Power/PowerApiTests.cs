@@ -72,6 +72,8 @@ public sealed class PowerApiTests
             "--Modules:Power:Sim:OnDelay=00:00:00.010",
             "--Modules:Power:Sim:FailureRate=0.2",
             "--Modules:Power:Sim:Seed=7",
+            "--Modules:Power:CallTimeout=00:00:00.300",
+            "--Modules:Power:Retries=0",
             "--Modules:Power:PollInterval=00:00:00");
         var sim = d.Power().Drivers.OfType<SimPowerDriver>().Single();
         await CreateNodesAsync(d, Enumerable.Range(1, 110).Select(i => NodeJson(i, i switch
@@ -128,6 +130,16 @@ public sealed class PowerApiTests
         }
 
         Assert.Equal(versions, Enumerable.Range(1, 10).Select(i => d.Daemon.Store.Get(StateView.Dsc, Id(i))!.Version));
+
+        // "all" is every node with power settings: ours (105 sim, 3 with an unknown driver) and the example cluster's
+        // qemu nodes (no qemu driver loaded here), not the nodes without settings.
+        var powered = d.Daemon.Store.Snapshot(StateView.Cfg).Where(r => PowerTarget.FromRecord(r) is not null).ToList();
+        var all = JsonDocument.Parse(await d.Http.GetStringAsync("/api/v1/power/status?all=true")).RootElement;
+        Assert.Equal(powered.Count, all.GetProperty("requested").GetInt32());
+        Assert.Equal(5, all.GetProperty("timedOut").GetInt32());
+        var failures = all.GetProperty("results").EnumerateArray().Where(r => r.GetProperty("outcome").GetString() == "failed").Select(r => r.GetProperty("reason").GetString()!).ToList();
+        Assert.Equal(powered.Count - 105, failures.Count(f => f.StartsWith("no power driver named", StringComparison.Ordinal)));
+        Assert.All(failures, f => Assert.True(f.StartsWith("no power driver named", StringComparison.Ordinal) || f == "simulated BMC refused Status", f));
     }
 
     [Fact]
