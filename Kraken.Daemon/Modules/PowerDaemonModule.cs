@@ -71,8 +71,16 @@ public sealed partial class PowerDaemonModule(IEnumerable<IPowerDriver> hostDriv
 
         _drivers.AddRange(host);
         _executor = new SerialExecutor(ex => Log.ExecutorFailed(_logger, ex));
-        Module = new PowerModule(_drivers, new StoppingExecutor(_executor), context.Time, options, context.LoggerFactory.CreateLogger<PowerModule>());
-        Operations = new PowerOperations(settings.OperationHistory, settings.MaxRunningOperations, context.Time);
+        Module = new PowerModule(_drivers, new StoppingExecutor(_executor), context.Time, options, new PerNodeRunLogger(context.LoggerFactory.CreateLogger<PowerModule>()));
+        Operations = new PowerOperations(settings.OperationHistory, settings.MaxRunningOperations, context.Time)
+        {
+            OnStarted = op => Log.OperationStarted(_logger, op.Id, op.Action, op.Requested, op.SetCfg),
+            OnFinished = op =>
+            {
+                var s = op.Snapshot();
+                Log.OperationDone(_logger, op.Id, op.Action, op.Requested, s.Ok, s.Failed, s.TimedOut, s.Elapsed.TotalSeconds, s.State);
+            },
+        };
         Settings = settings;
         Log.Started(
             _logger,
@@ -130,8 +138,36 @@ public sealed partial class PowerDaemonModule(IEnumerable<IPowerDriver> hostDriv
         }
     }
 
+    /// <summary>
+    /// The module's logger minus its "bulk done" line: the daemon runs each node of an operation as its own bulk
+    /// run (for progress), so that line would come once per node; the daemon logs one line per operation instead.
+    /// </summary>
+    private sealed class PerNodeRunLogger(ILogger inner) : ILogger<PowerModule>
+    {
+        private const int BulkDoneEventId = 3;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => inner.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id != BulkDoneEventId)
+            {
+                inner.Log(logLevel, eventId, state, exception, formatter);
+            }
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "Power operation {Id} (power {Action}, {Nodes} node(s)) started; Cfg /PhysState set: {SetCfg}")]
+        public static partial void OperationStarted(ILogger logger, string id, string action, int nodes, bool setCfg);
+
+        [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "Power operation {Id} (power {Action}, {Nodes} node(s)) {State}: {Ok} ok, {Failed} failed, {TimedOut} timed out in {Seconds:0.###} s")]
+        public static partial void OperationDone(ILogger logger, string id, string action, int nodes, int ok, int failed, int timedOut, double seconds, PowerOperationState state);
+
         [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Power control: drivers [{Drivers}], call timeout {CallTimeout} s, {Retries} retries, {DriverLimit} calls per driver, {BmcLimit} per BMC, polling every {Poll} s; credentials from directory {Directory}, environment {Environment}")]
         public static partial void Started(ILogger logger, string drivers, double callTimeout, int retries, int driverLimit, int bmcLimit, double poll, string directory, string environment);
 

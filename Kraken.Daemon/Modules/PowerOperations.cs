@@ -190,6 +190,12 @@ public sealed class PowerOperations(int history, int maxRunning, TimeProvider ti
     private readonly Queue<PowerBulkOperation> _finished = new();
     private int _running;
 
+    /// <summary>Called when an operation starts (for the log).</summary>
+    public Action<PowerBulkOperation>? OnStarted { get; init; }
+
+    /// <summary>Called when an operation has ended (for the log).</summary>
+    public Action<PowerBulkOperation>? OnFinished { get; init; }
+
     /// <summary>Every known operation, newest first.</summary>
     public IReadOnlyList<PowerBulkOperation> List()
     {
@@ -231,6 +237,7 @@ public sealed class PowerOperations(int history, int maxRunning, TimeProvider ti
         }
 
         op.Completion.ContinueWith(_ => Finished(op), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        OnStarted?.Invoke(op);
         op.Start(module, options);
         return op;
     }
@@ -258,5 +265,7 @@ public sealed class PowerOperations(int history, int maxRunning, TimeProvider ti
                 _byId.Remove(_finished.Dequeue().Id);
             }
         }
+
+        OnFinished?.Invoke(op);
     }
 }

@@ -15,6 +15,9 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
 {
     private readonly IpmiSimBmc _bmc = new();
     private readonly string _credentials = Directory.CreateTempSubdirectory("kraken-power-creds-").FullName;
+
+    // A credential from the environment (KRAKEN_CREDENTIAL_<REFERENCE>), unique to this test instance.
+    private readonly string _envCredential = $"env-{Guid.NewGuid():N}"[..12];
     private TestDaemon _d = null!;
 
     public async Task InitializeAsync()
@@ -30,16 +33,21 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
             "--Modules:Power:PollInterval=00:00:00",
             "--Modules:Power:Ipmi:PacketTimeout=00:00:00.300",
             $"--Modules:Power:Credentials:Directory={_credentials}",
-            "--Modules:Power:Credentials:Environment=false");
+            "--Modules:Power:Credentials:Environment=true");
+        Environment.SetEnvironmentVariable(EnvironmentVariable, IpmiSimBmc.Password);
         var port = _bmc.Port.ToString(CultureInfo.InvariantCulture);
         await CreateNodesAsync(_d, [
             NodeJson(1, $"{{\"driver\":\"ipmi\",\"address\":\"127.0.0.1\",\"port\":{port},\"user\":\"{IpmiSimBmc.User}\",\"credential\":\"bmc\"}}"),
             NodeJson(2, $"{{\"driver\":\"ipmi\",\"address\":\"127.0.0.1\",\"port\":{port},\"user\":\"{IpmiSimBmc.User}\",\"credential\":\"stale\"}}"),
+            NodeJson(3, $"{{\"driver\":\"ipmi\",\"address\":\"127.0.0.1\",\"port\":{port},\"user\":\"{IpmiSimBmc.User}\",\"credential\":\"{_envCredential}\"}}"),
         ]);
     }
 
+    private string EnvironmentVariable => "KRAKEN_CREDENTIAL_" + _envCredential.ToUpperInvariant().Replace('-', '_');
+
     public async Task DisposeAsync()
     {
+        Environment.SetEnvironmentVariable(EnvironmentVariable, null);
         await _d.DisposeAsync();
         _bmc.Dispose();
         Directory.Delete(_credentials, recursive: true);
@@ -76,6 +84,11 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
         Assert.Equal("off", off.GetProperty("results")[0].GetProperty("status").GetString());
         Assert.Equal("Chassis Power is off", IpmiToolStatus());
         Assert.Equal(PhysState.PowerOff, _d.Daemon.Store.Get(StateView.Cfg, id)!.PhysState);
+
+        // The same BMC through a node whose credential is in the environment: power cycle turns it on.
+        var cycle = await RunAsync("cycle", 3);
+        Assert.True(cycle.GetProperty("ok").GetInt32() == 1, cycle.ToString());
+        Assert.Equal("Chassis Power is on", IpmiToolStatus());
     }
 
     [Fact]
