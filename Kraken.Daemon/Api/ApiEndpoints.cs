@@ -17,6 +17,7 @@ public static partial class ApiEndpoints
         var writes = v1.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance);
         MapNodes(v1, writes);
         MapEngine(v1, writes);
+        MapPower(v1, writes);
         Events.EventEndpoints.Map(v1);
         MapCompat(app);
         app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("ops").WithSummary("Liveness: the daemon answers.");

@@ -14,7 +14,7 @@ internal sealed class Arguments
     private static readonly HashSet<string> s_valued =
     [
         "--server", "--token", "--token-file", "--config", "--filter", "--under", "--id", "--node", "--url",
-        "--type", "--view", "--count", "--output", "--mode", "--timeout",
+        "--type", "--view", "--count", "--output", "--mode", "--timeout", "--call-timeout", "--retries",
     ];
 
     public IReadOnlyList<string> Positional => _positional;
@@ -109,6 +109,11 @@ public static partial class CommandLine
           freeze | thaw                        stop or resume dispatching mutations
           tree                                 this daemon's adjacencies
           watch [--node ID]... [--url PREFIX] [--type state|mutation] [--view cfg|dsc] [--count N]
+          power on|off|cycle|reset|soft [ID|NAME]... [--under ID] [--id ID]... [--filter URL=VALUE]... [--all]
+                [--wait] [--nodes] [--no-cfg|--set-cfg] [--call-timeout S] [--retries N]
+                                               bulk power action; --wait prints the summary (exit 1 if any node failed)
+          power status [ID|NAME]... [--under ID] [--filter URL=VALUE]... [--all]   ask the BMCs
+          power ops [ID] [--nodes]             bulk power operations, or one's summary
 
         Options: --server URL (env KRAKEN_SERVER, default http://127.0.0.1:3141)
                  --token T | --token-file F (env KRAKEN_TOKEN, KRAKEN_TOKEN_FILE); needed for writes

@@ -25,6 +25,7 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
         ("thaw", _) => Freeze(false, ct),
         ("tree", _) => Tree(ct),
         ("watch", _) => Watch(ct),
+        ("power", _) => Power(ct),
         ("nodes" or "node" or "bulk", _) => throw new CliException($"'{P[0]} {(P.Count > 1 ? P[1] : string.Empty)}' is not a verb", 2),
         _ => throw new CliException($"unknown verb '{P[0]}'", 2),
     };
