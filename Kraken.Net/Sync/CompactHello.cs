@@ -15,9 +15,12 @@ public readonly record struct CompactHelloFields(uint AdjacencyId, uint Sequence
 /// Wire form, integers big-endian:
 /// <c>marker(1)=0x68|P | adjacency id(4) | sequence low 32 bits(4) | digest(4) | MAC(12)</c>, 25 bytes, where P
 /// (bit 0) is the pending flag and the MAC is HMAC-SHA256 under the adjacency key, truncated to 96 bits, over
-/// <c>marker | adjacency id | the whole 64-bit sequence | digest</c>: the high half of the sequence is not sent
-/// but is authenticated, as with IPsec extended sequence numbers. The marker can never start a full frame
-/// (<see cref="FrameHeader.Magic"/> is 0x4B), so a receiver tells the two apart by the first byte.
+/// <c>marker | adjacency id | the whole 64-bit sequence | digest | sender node id</c>. The high half of the
+/// sequence and the sender id are not sent but are authenticated, as IPsec does with extended sequence numbers:
+/// the receiver supplies them (from its replay window and its adjacency), so a hello verifies only for the
+/// right sequence block and only coming from the peer (a hello reflected back to its sender fails). The marker
+/// can never start a full frame (<see cref="FrameHeader.Magic"/> is 0x4B), so a receiver tells the two apart by
+/// the first byte.
 /// </summary>
 public static class CompactHello
 {
@@ -33,8 +36,8 @@ public static class CompactHello
     /// <summary>Bit 0 of the marker: the sender has deltas not yet acknowledged.</summary>
     public const byte PendingFlag = 0x01;
 
-    /// <summary>The bytes the MAC covers: marker, adjacency id, 64-bit sequence, digest.</summary>
-    private const int MacInputSize = 1 + 4 + 8 + 4;
+    /// <summary>The bytes the MAC covers: marker, adjacency id, 64-bit sequence, digest, sender id.</summary>
+    private const int MacInputSize = 1 + 4 + 8 + 4 + 16;
 
     private const int Authenticated = Size - MacSize;
 
@@ -42,7 +45,7 @@ public static class CompactHello
     public static bool IsCompact(byte first) => (first & ~PendingFlag) == Marker;
 
     /// <summary>Writes a compact hello into <paramref name="destination"/> (at least <see cref="Size"/> bytes); returns <see cref="Size"/>.</summary>
-    public static int Write(Span<byte> destination, uint adjacencyId, ulong sequence, uint digest, bool pending, FrameMac mac)
+    public static int Write(Span<byte> destination, uint adjacencyId, ulong sequence, uint digest, bool pending, UInt128 sender, FrameMac mac)
     {
         ArgumentNullException.ThrowIfNull(mac);
         if (destination.Length < Size)
@@ -56,7 +59,7 @@ public static class CompactHello
         BinaryPrimitives.WriteUInt32BigEndian(destination[5..], (uint)sequence);
         BinaryPrimitives.WriteUInt32BigEndian(destination[9..], digest);
         Span<byte> input = stackalloc byte[MacInputSize];
-        MacInput(input, marker, adjacencyId, sequence, digest);
+        MacInput(input, marker, adjacencyId, sequence, digest, sender);
         mac.Compute(input, destination.Slice(Authenticated, MacSize));
         return Size;
     }
@@ -88,10 +91,11 @@ public static class CompactHello
 
     /// <summary>
     /// True when the MAC of <paramref name="datagram"/> verifies under <paramref name="mac"/> for the whole
-    /// sequence number <paramref name="sequence"/> (whose low 32 bits must be those on the wire); the compare
-    /// is constant-time. False for anything that is not a well-formed compact hello.
+    /// sequence number <paramref name="sequence"/> (whose low 32 bits must be those on the wire) and the
+    /// adjacency's peer <paramref name="sender"/>; the compare is constant-time. False for anything that is not
+    /// a well-formed compact hello.
     /// </summary>
-    public static bool Verify(ReadOnlySpan<byte> datagram, ulong sequence, FrameMac mac)
+    public static bool Verify(ReadOnlySpan<byte> datagram, ulong sequence, UInt128 sender, FrameMac mac)
     {
         ArgumentNullException.ThrowIfNull(mac);
         if (datagram.Length != Size || !IsCompact(datagram[0]) || BinaryPrimitives.ReadUInt32BigEndian(datagram[5..]) != (uint)sequence)
@@ -100,17 +104,19 @@ public static class CompactHello
         }
 
         Span<byte> input = stackalloc byte[MacInputSize];
-        MacInput(input, datagram[0], BinaryPrimitives.ReadUInt32BigEndian(datagram[1..]), sequence, BinaryPrimitives.ReadUInt32BigEndian(datagram[9..]));
+        MacInput(input, datagram[0], BinaryPrimitives.ReadUInt32BigEndian(datagram[1..]), sequence, BinaryPrimitives.ReadUInt32BigEndian(datagram[9..]), sender);
         Span<byte> expected = stackalloc byte[MacSize];
         mac.Compute(input, expected);
         return CryptographicOperations.FixedTimeEquals(expected, datagram.Slice(Authenticated, MacSize));
     }
 
-    private static void MacInput(Span<byte> input, byte marker, uint adjacencyId, ulong sequence, uint digest)
+    private static void MacInput(Span<byte> input, byte marker, uint adjacencyId, ulong sequence, uint digest, UInt128 sender)
     {
         input[0] = marker;
         BinaryPrimitives.WriteUInt32BigEndian(input[1..], adjacencyId);
         BinaryPrimitives.WriteUInt64BigEndian(input[5..], sequence);
         BinaryPrimitives.WriteUInt32BigEndian(input[13..], digest);
+        BinaryPrimitives.WriteUInt64BigEndian(input[17..], (ulong)(sender >> 64));
+        BinaryPrimitives.WriteUInt64BigEndian(input[25..], (ulong)sender);
     }
 }

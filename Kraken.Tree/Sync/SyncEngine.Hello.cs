@@ -103,7 +103,7 @@ public sealed partial class SyncEngine
         {
             Span<byte> frame = stackalloc byte[CompactHello.Size];
             var sequence = ++adj.SendSequence;
-            var n = CompactHello.Write(frame, adj.RemoteId, sequence, adj.Advertised.Digest.Short(sequence), pending, adj.Mac);
+            var n = CompactHello.Write(frame, adj.RemoteId, sequence, adj.Advertised.Digest.Short(sequence), pending, _selfWire, adj.Mac);
             _transport.SendDatagram(adj.EndPoint, frame[..n]);
             Counters.OnSent(MessageType.Hello, n);
             return;
@@ -117,7 +117,8 @@ public sealed partial class SyncEngine
 
     /// <summary>
     /// A compact hello, checked in the order of a full frame: well-formed [malformed], a live adjacency with that
-    /// id [unknown sender], the MAC over the reconstructed 64-bit sequence [bad MAC], the replay window [replay].
+    /// id [unknown sender], the MAC over the reconstructed 64-bit sequence and the peer's id [bad MAC], the
+    /// replay window [replay].
     /// </summary>
     private void ReceiveCompactHello(ReadOnlySpan<byte> datagram)
     {
@@ -139,12 +140,13 @@ public sealed partial class SyncEngine
         }
 
         var sequence = adj.Window.Reconstruct(hello.SequenceLow);
-        if (!CompactHello.Verify(datagram, sequence, adj.Mac))
+        var peer = Adjacency.Wire(adj.Peer);
+        if (!CompactHello.Verify(datagram, sequence, peer, adj.Mac))
         {
             // Reconstruction puts low bits from behind the window into the next 2^32 block. A genuine old hello
             // verifies in the block before: count it as the replay it is, not as a forgery.
             var older = sequence >= 1UL << 32 ? sequence - (1UL << 32) : 0;
-            if (older != 0 && CompactHello.Verify(datagram, older, adj.Mac))
+            if (older != 0 && CompactHello.Verify(datagram, older, peer, adj.Mac))
             {
                 Drop(DropReason.Replay, MessageType.Hello, $"sequence {older} from {adj.Peer}, behind the window (highest {adj.Window.Highest})");
             }

@@ -54,14 +54,14 @@ internal static class Example
         VersionDigest digest = default;
         digest.Add(Wire(child), 2);
         var hello = new byte[CompactHello.Size];
-        CompactHello.Write(hello, ParentAdjacencyId, 2, digest.Short(2), false, mac);
+        CompactHello.Write(hello, ParentAdjacencyId, 2, digest.Short(2), false, Wire(child), mac);
         Console.WriteLine($"7. child -> parent (UDP), compact Hello: digest of (child, Dsc v2) = {digest.Value:x16}, count {digest.Count}, short digest at sequence 2 = {digest.Short(2):x8}: {hello.Length} bytes");
         Console.WriteLine($"  marker  {hello[0]:x2}");
         Console.WriteLine($"  adj id  {Convert.ToHexString(hello, 1, 4).ToLowerInvariant()}");
         Console.WriteLine($"  seq lo  {Convert.ToHexString(hello, 5, 4).ToLowerInvariant()}");
         Console.WriteLine($"  digest  {Convert.ToHexString(hello, 9, 4).ToLowerInvariant()}");
         Console.WriteLine($"  mac     {Convert.ToHexString(hello, 13, CompactHello.MacSize).ToLowerInvariant()}");
-        Console.WriteLine($"  (MAC input: {hello[0]:x2} {Convert.ToHexString(hello, 1, 4).ToLowerInvariant()} {2UL:x16} {Convert.ToHexString(hello, 9, 4).ToLowerInvariant()})");
+        Console.WriteLine($"  (MAC input: {hello[0]:x2} {Convert.ToHexString(hello, 1, 4).ToLowerInvariant()} {2UL:x16} {Convert.ToHexString(hello, 9, 4).ToLowerInvariant()} {Convert.ToHexString(child.ToByteArray()).ToLowerInvariant()})");
         Console.WriteLine($"adjacency key: {Convert.ToHexString(adjacencyKey).ToLowerInvariant()}");
     }
 

@@ -23,7 +23,7 @@ public class HelloBenchmarks
         Span<byte> payload = stackalloc byte[HelloCodec.MaxSize];
         var n = HelloCodec.Write(payload, new HelloPayload(0x1234_5678_9ABC_DEF0, 3000, false));
         _length = FrameCodec.Write(_frame, MessageType.Hello, 0, 42, 1, payload[..n], _mac);
-        CompactHello.Write(_compact, 0x0A0B0C0D, (1UL << 32) + 5, 0x9ABC_DEF0, false, _mac);
+        CompactHello.Write(_compact, 0x0A0B0C0D, (1UL << 32) + 5, 0x9ABC_DEF0, false, 42, _mac);
         _window.Accept((1UL << 32) + 4);
         _pair = new SyncTree(SyncProfile.Kraken, 1, 0);
     }
@@ -33,7 +33,7 @@ public class HelloBenchmarks
     {
         Span<byte> frame = stackalloc byte[CompactHello.Size];
         var sequence = ++_sequence;
-        return CompactHello.Write(frame, 0x0A0B0C0D, sequence, VersionDigest.Short(0x1234_5678_9ABC_DEF0, 3000, sequence), false, _mac);
+        return CompactHello.Write(frame, 0x0A0B0C0D, sequence, VersionDigest.Short(0x1234_5678_9ABC_DEF0, 3000, sequence), false, 42, _mac);
     }
 
     [Benchmark]
@@ -41,7 +41,7 @@ public class HelloBenchmarks
     {
         var fields = CompactHello.Read(_compact);
         var sequence = _window.Reconstruct(fields.SequenceLow);
-        if (!CompactHello.Verify(_compact, sequence, _mac))
+        if (!CompactHello.Verify(_compact, sequence, 42, _mac))
         {
             throw new InvalidOperationException("bad MAC");
         }

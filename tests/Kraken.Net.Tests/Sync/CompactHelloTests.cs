@@ -10,12 +10,13 @@ public sealed class CompactHelloTests
 {
     private const ulong Block = 1UL << 32;
     private static readonly byte[] s_key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
+    private static readonly UInt128 s_sender = new(0x0123456789ABCDEF, 0xFEDCBA9876543210);
 
     private static byte[] Make(uint adjacencyId, ulong sequence, uint digest, bool pending, byte[]? key = null)
     {
         using var mac = new FrameMac(key ?? s_key);
         var frame = new byte[CompactHello.Size];
-        Assert.Equal(CompactHello.Size, CompactHello.Write(frame, adjacencyId, sequence, digest, pending, mac));
+        Assert.Equal(CompactHello.Size, CompactHello.Write(frame, adjacencyId, sequence, digest, pending, s_sender, mac));
         return frame;
     }
 
@@ -36,8 +37,8 @@ public sealed class CompactHelloTests
         Assert.Equal(0x11223344u, BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(5)));
         Assert.Equal(0xCAFEF00Du, BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(9)));
 
-        // The MAC: HMAC-SHA256-96 over marker | adjacency id | all 64 bits of the sequence | digest.
-        var input = Convert.FromHexString("690A0B0C0D0000000211223344CAFEF00D");
+        // The MAC: HMAC-SHA256-96 over marker | adjacency id | all 64 bits of the sequence | digest | sender id.
+        var input = Convert.FromHexString("690A0B0C0D0000000211223344CAFEF00D" + "0123456789ABCDEFFEDCBA9876543210");
         Assert.Equal(HMACSHA256.HashData(s_key, input).AsSpan(0, 12).ToArray(), frame.AsSpan(13).ToArray());
         Assert.Equal(0x68, Make(1, 1, 0, pending: false)[0]);
     }
@@ -54,19 +55,24 @@ public sealed class CompactHelloTests
         Assert.Equal(new CompactHelloFields(id, (uint)sequence, digest, pending), CompactHello.Read(frame));
 
         using var mac = new FrameMac(s_key);
-        Assert.True(CompactHello.Verify(frame, sequence, mac));
+        Assert.True(CompactHello.Verify(frame, sequence, s_sender, mac));
 
         // Same low bits, another block: the high half is not on the wire but is under the MAC.
-        Assert.False(CompactHello.Verify(frame, sequence + Block, mac));
+        Assert.False(CompactHello.Verify(frame, sequence + Block, s_sender, mac));
         if (sequence >= Block)
         {
-            Assert.False(CompactHello.Verify(frame, sequence - Block, mac));
+            Assert.False(CompactHello.Verify(frame, sequence - Block, s_sender, mac));
         }
 
         // Wrong low bits, or a wrong key.
-        Assert.False(CompactHello.Verify(frame, sequence + 1, mac));
+        Assert.False(CompactHello.Verify(frame, sequence + 1, s_sender, mac));
         using var other = new FrameMac([.. s_key.Select(b => (byte)(b ^ 1))]);
-        Assert.False(CompactHello.Verify(frame, sequence, other));
+        Assert.False(CompactHello.Verify(frame, sequence, s_sender, other));
+
+        // Another sender under the same key: the peer of the adjacency is authenticated, so a hello reflected
+        // back to the node that sent it (which shares the adjacency key) does not verify there.
+        Assert.False(CompactHello.Verify(frame, sequence, s_sender ^ 1, mac));
+        Assert.False(CompactHello.Verify(frame, sequence, new UInt128(0xFEDCBA9876543210, 0x0123456789ABCDEF), mac));
     }
 
     [Fact]
@@ -79,13 +85,13 @@ public sealed class CompactHelloTests
             var truncated = frame.AsSpan(0, n).ToArray();
             var ex = Assert.Throws<SyncProtocolException>(() => CompactHello.Read(truncated));
             Assert.Equal(DropReason.Malformed, ex.Reason);
-            Assert.False(CompactHello.Verify(truncated, 1000, mac));
+            Assert.False(CompactHello.Verify(truncated, 1000, s_sender, mac));
         }
 
         var longer = new byte[frame.Length + 1];
         frame.CopyTo(longer, 0);
         Assert.Equal(DropReason.Malformed, Assert.Throws<SyncProtocolException>(() => CompactHello.Read(longer)).Reason);
-        Assert.False(CompactHello.Verify(longer, 1000, mac));
+        Assert.False(CompactHello.Verify(longer, 1000, s_sender, mac));
     }
 
     [Fact]
@@ -95,7 +101,7 @@ public sealed class CompactHelloTests
         var frame = Make(0x01020304, sequence, 0x55AA55AA, pending: false);
         var window = WindowAt(sequence - 1);
         using var mac = new FrameMac(s_key);
-        Assert.True(CompactHello.Verify(frame, window.Reconstruct(CompactHello.Read(frame).SequenceLow), mac));
+        Assert.True(CompactHello.Verify(frame, window.Reconstruct(CompactHello.Read(frame).SequenceLow), s_sender, mac));
 
         for (var bit = 0; bit < frame.Length * 8; bit++)
         {
@@ -109,7 +115,7 @@ public sealed class CompactHelloTests
 
             // As the receiver does it: read, reconstruct the sequence from the window, verify.
             var fields = CompactHello.Read(copy);
-            Assert.False(CompactHello.Verify(copy, window.Reconstruct(fields.SequenceLow), mac), $"flipping bit {bit} went unnoticed");
+            Assert.False(CompactHello.Verify(copy, window.Reconstruct(fields.SequenceLow), s_sender, mac), $"flipping bit {bit} went unnoticed");
         }
     }
 
@@ -158,7 +164,7 @@ public sealed class CompactHelloTests
         {
             var reconstructed = window.Reconstruct(CompactHello.Read(bytes).SequenceLow);
             Assert.Equal(sequence, reconstructed);
-            Assert.True(CompactHello.Verify(bytes, reconstructed, mac));
+            Assert.True(CompactHello.Verify(bytes, reconstructed, s_sender, mac));
             Assert.True(window.Accept(reconstructed));
         }
 
@@ -169,7 +175,7 @@ public sealed class CompactHelloTests
         {
             var reconstructed = window.Reconstruct(CompactHello.Read(bytes).SequenceLow);
             Assert.Equal(sequence, reconstructed);
-            Assert.True(CompactHello.Verify(bytes, reconstructed, mac));
+            Assert.True(CompactHello.Verify(bytes, reconstructed, s_sender, mac));
             Assert.False(window.Accept(reconstructed));
         }
 
@@ -179,8 +185,8 @@ public sealed class CompactHelloTests
         var (oldSequence, old) = frames[^1];
         var guess = window.Reconstruct(CompactHello.Read(old).SequenceLow);
         Assert.Equal(oldSequence + Block, guess);
-        Assert.False(CompactHello.Verify(old, guess, mac));
-        Assert.True(CompactHello.Verify(old, guess - Block, mac));
+        Assert.False(CompactHello.Verify(old, guess, s_sender, mac));
+        Assert.True(CompactHello.Verify(old, guess - Block, s_sender, mac));
         Assert.False(window.IsFresh(guess - Block));
     }
 

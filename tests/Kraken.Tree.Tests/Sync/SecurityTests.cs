@@ -131,7 +131,7 @@ public sealed class SecurityTests
         using (var wrongKey = new FrameMac(Encoding.ASCII.GetBytes("some-other-adjacency-key-0000001")))
         {
             var forged = new byte[CompactHello.Size];
-            CompactHello.Write(forged, fields.AdjacencyId, fields.SequenceLow + 200UL, fields.Digest, false, wrongKey);
+            CompactHello.Write(forged, fields.AdjacencyId, fields.SequenceLow + 200UL, fields.Digest, false, new UInt128(leaf.Id.High, leaf.Id.Low), wrongKey);
             attacker.SendDatagram(target, forged);
         }
 
