@@ -191,6 +191,30 @@ public sealed class CompactHelloTests
     }
 
     [Fact]
+    public void The_worked_example_of_the_protocol_document_is_what_the_code_writes()
+    {
+        // docs/protocol.md section 13, frame 7: the child's first compact hello to its parent.
+        var secret = "example-cluster-join-secret-0001"u8.ToArray();
+        var parent = new UInt128(0x123e4567e89b12d3, 0xa456426655440000);
+        var child = new UInt128(0x0b0e5f4c54a24c1e, 0x9a553f1f6d2c7a10);
+        var key = SyncKeys.DeriveAdjacencyKey(secret, Convert.FromHexString("00112233445566778899aabbccddeeff"), Convert.FromHexString("f0e1d2c3b4a5968778695a4b3c2d1e0f"), child, parent);
+        Assert.Equal("3503420851368861987816df38ac90659a358e8d8c2a01479d53607e2645c906", Convert.ToHexStringLower(key));
+
+        VersionDigest digest = default;
+        digest.Add(child, 2);
+        Assert.Equal(0x6d410337ed313bc1UL, digest.Value);
+        Assert.Equal(0xcaa3edafu, digest.Short(2));
+
+        using var mac = new FrameMac(key);
+        var frame = new byte[CompactHello.Size];
+        CompactHello.Write(frame, 0x5e13b7d2, 2, digest.Short(2), false, child, mac);
+        Assert.Equal("685e13b7d200000002caa3edafe744daa835556e5c06440bed", Convert.ToHexStringLower(frame));
+
+        var window = WindowAt(1);
+        Assert.True(CompactHello.Verify(frame, window.Reconstruct(CompactHello.Read(frame).SequenceLow), child, mac));
+    }
+
+    [Fact]
     public void The_MAC_is_the_truncated_HMAC_SHA256()
     {
         using var mac = new FrameMac(s_key);
