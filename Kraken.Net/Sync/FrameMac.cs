@@ -1,4 +1,4 @@
-// HMAC-SHA256 (truncated to 128 bits) under one key, reusable without allocating.
+// HMAC-SHA256 (truncated: 128 bits in full frames, 96 in compact hellos) under one key, reusable without allocating.
 using System.Security.Cryptography;
 
 namespace Kraken.Net.Sync;
@@ -21,13 +21,21 @@ public sealed class FrameMac : IDisposable
         _hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
     }
 
-    /// <summary>Writes the first <see cref="FrameHeader.MacSize"/> bytes of HMAC-SHA256(key, data).</summary>
+    /// <summary>
+    /// Writes the first <c>destination.Length</c> bytes of HMAC-SHA256(key, data): 16 for a full frame
+    /// (<see cref="FrameHeader.MacSize"/>), 12 for a compact hello (<see cref="CompactHello.MacSize"/>).
+    /// </summary>
     public void Compute(ReadOnlySpan<byte> data, Span<byte> destination)
     {
+        if (destination.Length is < CompactHello.MacSize or > 32)
+        {
+            throw new ArgumentException($"A MAC is truncated to 12 to 32 bytes, not {destination.Length}.", nameof(destination));
+        }
+
         Span<byte> full = stackalloc byte[32];
         _hmac.AppendData(data);
         _hmac.GetHashAndReset(full);
-        full[..FrameHeader.MacSize].CopyTo(destination);
+        full[..destination.Length].CopyTo(destination);
     }
 
     public void Dispose() => _hmac.Dispose();

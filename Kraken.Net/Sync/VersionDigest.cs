@@ -29,6 +29,20 @@ public struct VersionDigest : IEquatable<VersionDigest>
         Count = 0;
     }
 
+    /// <summary>
+    /// The 32-bit digest a compact hello carries: <see cref="Value"/> and <see cref="Count"/> folded together
+    /// and salted with the hello's sequence number (see <see cref="Short(ulong, uint, ulong)"/>).
+    /// </summary>
+    public readonly uint Short(ulong sequence) => Short(Value, Count, sequence);
+
+    /// <summary>
+    /// Folds a 64-bit digest and its count into 32 bits, salted with <paramref name="sequence"/>: SplitMix64's
+    /// finalizer over the three, high half kept. Two different tables then agree with chance about 2^-32 per
+    /// hello, and because the salt changes with every hello, a chance agreement does not repeat on the next one.
+    /// </summary>
+    public static uint Short(ulong value, uint count, ulong sequence) =>
+        (uint)(Finalize(Finalize(value ^ (count * 0x9E3779B97F4A7C15UL)) ^ sequence) >> 32);
+
     /// <summary>The mix of one pair: SplitMix64's finalizer chained over the id halves and the version.</summary>
     public static ulong Mix(UInt128 node, ulong version)
     {

@@ -53,6 +53,13 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
         init => _parentIndex = value;
     }
 
+    /// <summary>This side's id of the adjacency (nonzero), given to the peer at join: compact hellos from the peer carry it.</summary>
+    public uint LocalId { get; init; }
+
+    /// <summary>The peer's id of the adjacency, put in compact hellos to it; 0 when the peer gave none (full-frame hellos).</summary>
+    public uint RemoteId { get; set; }
+
+    /// <summary>The per-adjacency frame counter; compact hellos carry its low 32 bits.</summary>
     public ulong SendSequence { get; set; }
 
     public ReplayWindow Window { get; } = new();

@@ -20,9 +20,12 @@ public sealed partial class SyncEngine
     private int _joinRoundStart;
 
     /// <summary>Child side: one attempt to join the parent at <see cref="Index"/>.</summary>
-    private sealed class JoinAttempt(int index, TimeSpan started)
+    private sealed class JoinAttempt(int index, TimeSpan started, uint localId)
     {
         public int Index { get; } = index;
+
+        /// <summary>This side's id of the adjacency to come, sent in the join request.</summary>
+        public uint LocalId { get; } = localId;
 
         public TimeSpan Started { get; } = started;
 
@@ -75,7 +78,7 @@ public sealed partial class SyncEngine
             return;
         }
 
-        var attempt = new JoinAttempt(_nextJoinIndex, Now);
+        var attempt = new JoinAttempt(_nextJoinIndex, Now, NewLocalId());
         _join = attempt;
         Counters.OnTransition(AdjacencyState.Down, AdjacencyState.Joining);
         PublishSnapshot();
@@ -137,6 +140,7 @@ public sealed partial class SyncEngine
             ChildId = ByteString.CopyFrom(Self.ToByteArray()),
             ChildNonce = ByteString.CopyFrom(attempt.ChildNonce),
             DatagramPort = (uint)_transport.DatagramPort,
+            AdjacencyId = attempt.LocalId,
         };
         SendJoinFrame(connection, MessageType.JoinRequest, request, _joinMac);
     }
@@ -218,6 +222,7 @@ public sealed partial class SyncEngine
             ChildNonce = ByteString.CopyFrom(attempt.ChildNonce),
             Proof = ByteString.CopyFrom(proof),
             DatagramPort = (uint)_transport.DatagramPort,
+            AdjacencyId = attempt.LocalId,
         };
         SendJoinFrame(attempt.Connection!, MessageType.JoinRequest, request, _joinMac, 2);
     }
@@ -225,7 +230,12 @@ public sealed partial class SyncEngine
     private void OnJoinAccept(JoinAttempt attempt, ReadOnlySpan<byte> frame, JoinAccept accept)
     {
         var key = SyncKeys.DeriveAdjacencyKey(_options.JoinSecret, attempt.ChildNonce, attempt.ParentNonce!, _selfWire, Adjacency.Wire(attempt.ParentId));
-        var adj = new Adjacency(attempt.ParentId, AdjacencyRole.Parent, key, _options.Parents[attempt.Index], Now) { ParentIndex = attempt.Index };
+        var adj = new Adjacency(attempt.ParentId, AdjacencyRole.Parent, key, _options.Parents[attempt.Index], Now)
+        {
+            ParentIndex = attempt.Index,
+            LocalId = attempt.LocalId,
+            RemoteId = accept.AdjacencyId,
+        };
         if (!FrameCodec.Verify(frame, adj.Mac))
         {
             adj.Dispose();
@@ -250,11 +260,13 @@ public sealed partial class SyncEngine
         attempt.Connection?.Close();
         if (_parent is { } old)
         {
+            Unregister(old);
             old.Dispose();
         }
 
         adj.State = AdjacencyState.Joining;
         _parent = adj;
+        Register(adj);
         _store.Batch(store =>
         {
             foreach (var record in records)
@@ -351,7 +363,7 @@ public sealed partial class SyncEngine
         }
 
         _pendingJoins.Remove(connection);
-        Admit(connection, p, (int)request.DatagramPort);
+        Admit(connection, p, (int)request.DatagramPort, request.AdjacencyId);
     }
 
     private bool Admissible(NodeId child, out string why)
@@ -395,7 +407,7 @@ public sealed partial class SyncEngine
         _pendingJoins.Remove(connection);
     }
 
-    private void Admit(IFrameConnection connection, PendingJoin join, int datagramPort)
+    private void Admit(IFrameConnection connection, PendingJoin join, int datagramPort, uint childAdjacencyId)
     {
         var key = SyncKeys.DeriveAdjacencyKey(_options.JoinSecret, join.ChildNonce, join.ParentNonce, Adjacency.Wire(join.Child), _selfWire);
         if (_children.TryGetValue(join.Child, out var old))
@@ -404,12 +416,18 @@ public sealed partial class SyncEngine
             SetState(old, AdjacencyState.Down);
             ReleaseAll(old);
             _children.Remove(join.Child);
+            Unregister(old);
             old.Dispose();
         }
 
-
-        var adj = new Adjacency(join.Child, AdjacencyRole.Child, key, _transport.DatagramEndPointOf(connection, datagramPort), Now) { State = AdjacencyState.Down };
+        var adj = new Adjacency(join.Child, AdjacencyRole.Child, key, _transport.DatagramEndPointOf(connection, datagramPort), Now)
+        {
+            State = AdjacencyState.Down,
+            LocalId = NewLocalId(),
+            RemoteId = childAdjacencyId,
+        };
         _children[join.Child] = adj;
+        Register(adj);
         ChildrenChanged();
         _store.Set(StateView.Dsc, join.Child, _store.Schema.RunState, StateValue.FromEnum(RunState.Sync));
 
@@ -417,6 +435,7 @@ public sealed partial class SyncEngine
         {
             HelloIntervalMs = (uint)_options.HelloInterval.TotalMilliseconds,
             DeadIntervalMs = (uint)_options.DeadInterval.TotalMilliseconds,
+            AdjacencyId = adj.LocalId,
             Dsc = ByteString.CopyFrom(NodeRecordCodec.ToBytes(_store.GetRequired(StateView.Dsc, join.Child))),
         };
         adj.Flowing = SubtreeOf(join.Child);

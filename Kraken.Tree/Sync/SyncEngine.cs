@@ -50,6 +50,10 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         _executor = executor ?? throw new ArgumentNullException(nameof(executor));
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _random = new Random(options.Seed ?? (int)(options.NodeId.Low ^ (options.NodeId.High >> 7)));
+
+        // Adjacency ids count up from a random start, so ids from before a restart rarely find an adjacency
+        // again; a seeded engine (the simulator) draws the start from its seed to stay reproducible.
+        _nextLocalId = options.Seed is { } seed ? (uint)new Random(seed).Next() : (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue);
         _origin = time.GetTimestamp();
         _selfWire = Adjacency.Wire(options.NodeId);
         _onDatagram = OnDatagramPosted;
@@ -93,7 +97,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             _subscription = _store.Subscribe(this);
             _transport.Start(this);
             RebuildTopology();
-            _tickTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnTick(), this, NextTickDelay(), Timeout.InfiniteTimeSpan);
+            _tickTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnTick(), this, NextTickDelay(TimeSpan.MaxValue), Timeout.InfiniteTimeSpan);
             StartTimers();
             if (_options.Parents.Count > 0)
             {
@@ -248,6 +252,13 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
     /// <summary>One frame from a datagram or a stream. Checks run in order: header, sender, MAC, replay, payload.</summary>
     private void Receive(ReadOnlySpan<byte> frame, IFrameConnection? connection)
     {
+        // Compact hellos come only as datagrams; their first byte can never start a full frame.
+        if (connection is null && frame.Length > 0 && CompactHello.IsCompact(frame[0]))
+        {
+            ReceiveCompactHello(frame);
+            return;
+        }
+
         FrameHeader header;
         try
         {
@@ -311,7 +322,8 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         switch (header.Type)
         {
             case MessageType.Hello:
-                OnHello(adj, HelloCodec.Read(payload));
+                var hello = HelloCodec.Read(payload);
+                OnHello(adj, hello.Pending, hello.Digest == adj.Received.Digest.Value && hello.Count == adj.Received.Digest.Count);
                 break;
             case MessageType.FullHello:
                 OnFullHello(adj, Net.Sync.Proto.FullHello.Parser.ParseFrom(payload));
@@ -427,9 +439,23 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         }
     }
 
-    private TimeSpan NextTickDelay()
+    /// <summary>
+    /// The delay to the next hello tick: the hello interval with a symmetric jitter (uniform within
+    /// ±<see cref="SyncOptions.HelloJitter"/>/2 of it), so each neighbour gets exactly one hello per interval on
+    /// average. A tick later than one interval could let a neighbour's dead interval pass more than one hello
+    /// interval before the check that notices it; so the tick comes no later than one hello interval after
+    /// <paramref name="earliestDeadline"/>, the first moment a neighbour could be declared dead, which keeps
+    /// detection within [dead, dead + hello] of silence (docs/protocol.md, "Failure").
+    /// </summary>
+    private TimeSpan NextTickDelay(TimeSpan earliestDeadline)
     {
-        var jitter = _options.HelloJitter * _random.NextDouble();
-        return _options.HelloInterval * (1 - jitter);
+        var delay = _options.HelloInterval * (1 + (_options.HelloJitter * (_random.NextDouble() - 0.5)));
+        if (earliestDeadline == TimeSpan.MaxValue)
+        {
+            return delay;
+        }
+
+        var latest = earliestDeadline - Now + _options.HelloInterval;
+        return delay <= latest ? delay : latest;
     }
 }

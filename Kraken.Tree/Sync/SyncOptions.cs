@@ -34,7 +34,7 @@ public sealed record SyncOptions
     /// <summary>Where to join: the primary parent first, then backups. Empty for the root.</summary>
     public IReadOnlyList<EndPoint> Parents { get; init; } = [];
 
-    /// <summary>How often a hello goes to each neighbour (less a random jitter of up to <see cref="HelloJitter"/>).</summary>
+    /// <summary>How often a hello goes to each neighbour, on average (each tick jittered by up to ±<see cref="HelloJitter"/>/2).</summary>
     public TimeSpan HelloInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Silence after which a neighbour is Dead (checked at each hello tick).</summary>
@@ -60,7 +60,11 @@ public sealed record SyncOptions
 
     public TimeSpan JoinBackoffMaximum { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Fraction of the hello interval taken off at random, so neighbours do not send in lockstep.</summary>
+    /// <summary>
+    /// Width of the random jitter of each hello tick, as a fraction of the hello interval, centred on it (0.1:
+    /// each tick 95-105 % of the interval after the previous one), so neighbours do not send in lockstep while
+    /// the mean stays exactly one hello per interval.
+    /// </summary>
     public double HelloJitter { get; init; } = 0.1;
 
     /// <summary>Largest payload accepted; checked against the header before anything is allocated.</summary>

@@ -84,7 +84,7 @@ public sealed class SecurityTests
         c.RunUntil(() => leaf.ParentAdjacency?.State == AdjacencyState.Full, TimeSpan.FromSeconds(10), "leaf joined");
         c.Run(TimeSpan.FromSeconds(6));
 
-        // Capture real frames from the leaf to its parent: a hello and a delta carrying PowerCycle.
+        // Capture real frames from the leaf to its parent: a compact hello and a delta carrying PowerCycle.
         var captured = new List<byte[]>();
         var leafAddress = SyncCluster.EndPointOf(leaf.Id).Address;
         c.Network.Tap = (from, to, datagram) =>
@@ -102,31 +102,55 @@ public sealed class SecurityTests
         var parent = c[t0];
         Assert.Equal(SyncCluster.Enum(PhysState.PowerOff), parent.Dsc(leaf.Id, s_schema.PhysState));
 
-        var delta = captured.First(f => f[2] == (byte)MessageType.Delta);
-        var hello = captured.First(f => f[2] == (byte)MessageType.Hello);
+        var delta = captured.First(f => f[0] == FrameHeader.Magic && f[2] == (byte)MessageType.Delta);
+        var hello = captured.First(f => CompactHello.IsCompact(f[0]));
+        Assert.Equal(CompactHello.Size, hello.Length);
         var attacker = c.Network.CreateTransport(new InMemoryEndPoint(12345));
         var target = SyncCluster.EndPointOf(t0);
         var counters = parent.Engine.Counters;
         var sequence = parent.Store.Sequence;
         var adjacencies = parent.Engine.Adjacencies.ToArray();
 
-        // Replay: the old delta (PowerCycle) again, verbatim.
+        // Replay: the old delta (PowerCycle) and the old compact hello again, verbatim.
         attacker.SendDatagram(target, delta);
+        attacker.SendDatagram(target, hello);
         c.Run(TimeSpan.FromMilliseconds(50));
-        Assert.Equal(1, counters.Drops(DropReason.Replay));
+        Assert.Equal(2, counters.Drops(DropReason.Replay));
 
-        // Tamper: the same hello with one payload bit flipped and a fresh sequence number.
-        var tampered = (byte[])hello.Clone();
+        // Tamper: the delta with one payload bit flipped and a fresh sequence number; the compact hello with a
+        // fresh sequence (low half) and one digest bit flipped; a compact hello MAC'd under another key.
+        var tampered = (byte[])delta.Clone();
         BinaryPrimitives.WriteUInt64BigEndian(tampered.AsSpan(20), ulong.MaxValue - 1);
         tampered[FrameHeader.Size] ^= 0x01;
         attacker.SendDatagram(target, tampered);
-        c.Run(TimeSpan.FromMilliseconds(50));
-        Assert.Equal(1, counters.Drops(DropReason.BadMac));
+        var tamperedHello = (byte[])hello.Clone();
+        BinaryPrimitives.WriteUInt32BigEndian(tamperedHello.AsSpan(5), BinaryPrimitives.ReadUInt32BigEndian(hello.AsSpan(5)) + 100);
+        tamperedHello[9] ^= 0x80;
+        attacker.SendDatagram(target, tamperedHello);
+        var fields = CompactHello.Read(hello);
+        using (var wrongKey = new FrameMac(Encoding.ASCII.GetBytes("some-other-adjacency-key-0000001")))
+        {
+            var forged = new byte[CompactHello.Size];
+            CompactHello.Write(forged, fields.AdjacencyId, fields.SequenceLow + 200UL, fields.Digest, false, new UInt128(leaf.Id.High, leaf.Id.Low), wrongKey);
+            attacker.SendDatagram(target, forged);
+        }
 
-        // A valid-looking frame from a sender with no adjacency, garbage, and a header that claims 2 GiB.
-        var unknown = (byte[])hello.Clone();
+        c.Run(TimeSpan.FromMilliseconds(50));
+        Assert.Equal(3, counters.Drops(DropReason.BadMac));
+
+        // Valid-looking frames for no adjacency (another sender id; another adjacency id), garbage, a truncated
+        // compact hello, and a header that claims 2 GiB.
+        var unknown = (byte[])delta.Clone();
         unknown[10] ^= 0xFF;
         attacker.SendDatagram(target, unknown);
+        var unknownHello = (byte[])hello.Clone();
+        BinaryPrimitives.WriteUInt32BigEndian(unknownHello.AsSpan(1), ~fields.AdjacencyId);
+        attacker.SendDatagram(target, unknownHello);
+        var malformed0 = counters.Drops(DropReason.Malformed);
+        attacker.SendDatagram(target, hello.AsSpan(0, CompactHello.Size - 1));
+        c.Run(TimeSpan.FromMilliseconds(50));
+        Assert.Equal(malformed0 + 1, counters.Drops(DropReason.Malformed));
+
         var random = new Random(3);
         for (var i = 0; i < 200; i++)
         {
@@ -135,14 +159,16 @@ public sealed class SecurityTests
             attacker.SendDatagram(target, garbage);
         }
 
-        var huge = (byte[])hello.Clone();
+        var huge = (byte[])delta.Clone();
         BinaryPrimitives.WriteUInt32BigEndian(huge.AsSpan(28), int.MaxValue);
         attacker.SendDatagram(target, huge);
         c.Run(TimeSpan.FromMilliseconds(50));
 
-        Assert.Equal(1, counters.Drops(DropReason.UnknownSender));
+        Assert.Equal(2, counters.Drops(DropReason.UnknownSender));
         Assert.True(counters.Drops(DropReason.Malformed) >= 190, $"{counters.Drops(DropReason.Malformed)} malformed");
         Assert.Equal(1, counters.Drops(DropReason.Oversize));
+        Assert.Equal(2, counters.Drops(DropReason.Replay));
+        Assert.Equal(3, counters.Drops(DropReason.BadMac));
 
         // Nothing changed: same state, same adjacencies, the old value did not come back, the window did not move.
         Assert.Equal(sequence, parent.Store.Sequence);

@@ -89,11 +89,13 @@ public sealed class SocketTreeTests
         }
         finally
         {
+            // The transport goes before the executor: the other nodes still send hellos, and a datagram received
+            // after the executor stopped would make the receive loop fail on posting it.
             foreach (var n in nodes.Values)
             {
                 await n.Engine.DisposeAsync();
-                await n.Executor.DisposeAsync();
                 await n.Transport.DisposeAsync();
+                await n.Executor.DisposeAsync();
             }
         }
     }

@@ -120,9 +120,11 @@ public sealed class ThreeTierTests
         c.RunUntil(() => detected.Count == 3, options.DeadInterval + options.HelloInterval + TimeSpan.FromSeconds(1), "every orphan detects its dead parent");
         foreach (var leaf in orphans)
         {
-            // Dead after [dead, dead + hello] of silence, hence within dead + hello of the crash.
+            // Dead after [dead, dead + hello] of silence, hence within dead + hello of the crash. The silence began
+            // at the crash or up to one gap between the dead node's hellos before it: with the symmetric jitter a
+            // gap may be up to (1 + jitter / 2) hello intervals, so the earliest detection is that much before dead.
             Assert.InRange(detected[leaf] - lastHeard[leaf], options.DeadInterval, options.DeadInterval + options.HelloInterval);
-            Assert.InRange(detected[leaf] - killedAt, options.DeadInterval - options.HelloInterval, options.DeadInterval + options.HelloInterval);
+            Assert.InRange(detected[leaf] - killedAt, options.DeadInterval - (options.HelloInterval * (1 + (options.HelloJitter / 2))), options.DeadInterval + options.HelloInterval);
         }
 
         // They re-join their backup parent (tier-1 #1) and the root hears of them through it.
