@@ -207,8 +207,11 @@ public sealed partial class DhcpServer
         }
 
         var length = writer.Finish();
-        DhcpLog.Answered(_logger, DhcpCounters.TypeName(type), binding.Address.ToString(), m.ClientMac.ToString(), binding.Node,
-            DhcpCounters.TypeName(m.MessageType));
+        if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            DhcpLog.Answered(_logger, DhcpCounters.TypeName(type), binding.Address.ToString(), m.ClientMac.ToString(), binding.Node,
+                DhcpCounters.TypeName(m.MessageType));
+        }
 
         // RFC 2131 4.1: relay first, then a configured client (ciaddr), then broadcast if asked, else unicast to
         // yiaddr at chaddr (the raw link needs no ARP entry for that).
