@@ -156,7 +156,8 @@ public class DhcpServerTests
     {
         await using var dhcp = new InMemoryDhcp();
         var giaddr = Ip.Of("198.18.1.1");
-        var offer = await dhcp.Exchange(Discover(mac: RelayedMac, giaddr: giaddr), viaRelay: true, sourceIp: Ip.Of("198.18.0.2"), destinationIp: DhcpFrames.ServerIp);
+        byte[] agent = [1, 4, (byte)'p', (byte)'o', (byte)'r', (byte)'t', 2, 2, 0xab, 0xcd];     // circuit id, remote id
+        var offer = await dhcp.Exchange(Discover(mac: RelayedMac, giaddr: giaddr, options: o => o.Add(DhcpOption.RelayAgentInformation, agent)), viaRelay: true, sourceIp: Ip.Of("198.18.0.2"), destinationIp: DhcpFrames.ServerIp);
         Assert.Equal(DhcpMessageType.Offer, offer.Message.MessageType);
         Assert.Equal(RelayMac, offer.Udp.DestinationMac);
         Assert.Equal(giaddr, offer.Udp.DestinationIp);
@@ -164,6 +165,7 @@ public class DhcpServerTests
         Assert.Equal(giaddr, offer.Message.RelayAddress);
         Assert.Equal(Ip.Of("198.18.1.20"), offer.Message.YourAddress);
         Assert.Equal(Ip.Of("198.18.1.1"), offer.Address(DhcpOption.Router));
+        Assert.Equal(agent, offer.Option(DhcpOption.RelayAgentInformation).ToArray());
 
         var nak = await dhcp.Exchange(DhcpFrames.Message(DhcpMessageType.Request, RelayedMac, giaddr: giaddr,
             options: o => o.Address(DhcpOption.RequestedAddress, Ip.Of("198.18.0.10"))), viaRelay: true, destinationIp: DhcpFrames.ServerIp);
