@@ -108,7 +108,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
                     break;
                 }
 
-                var reply = Process(receive.AsSpan(0, length), send);
+                var reply = ProcessSafely(receive.AsSpan(0, length), send);
                 if (reply == 0)
                 {
                     continue;
@@ -165,7 +165,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
                 throw;
             }
 
-            var reply = Process(receive.AsSpan(0, length), send);
+            var reply = ProcessSafely(receive.AsSpan(0, length), send);
             if (reply == 0)
             {
                 continue;
@@ -196,6 +196,24 @@ public sealed partial class DhcpServer : IAsyncDisposable
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>One frame must never stop the loop, whatever goes wrong with it.</summary>
+    private int ProcessSafely(ReadOnlySpan<byte> frame, Span<byte> output)
+    {
+        try
+        {
+            return Process(frame, output);
+        }
+        catch (DhcpReplyTooLargeException)
+        {
+            return Drop(DhcpDropReason.ReplyTooLarge);
+        }
+        catch (Exception e)
+        {
+            DhcpLog.InternalError(_logger, e, _link.Name);
+            return Drop(DhcpDropReason.InternalError);
+        }
     }
 
     /// <summary>

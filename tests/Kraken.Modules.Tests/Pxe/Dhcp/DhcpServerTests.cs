@@ -264,6 +264,22 @@ public class DhcpServerTests
     }
 
     [Fact]
+    public async Task A_reply_that_cannot_fit_the_clients_maximum_size_is_dropped_and_counted()
+    {
+        await using var dhcp = new InMemoryDhcp(o =>
+        {
+            o.DnsServers = Enumerable.Range(1, 63).Select(i => System.Net.IPAddress.Parse($"198.18.2.{i}")).ToList();
+            o.DomainName = string.Join('.', Enumerable.Repeat("a-rather-long-label", 12));
+        });
+        await dhcp.Send(DhcpFrames.Frame(Discover(options: o => o.Add(DhcpOption.MaxMessageSize, 0x02, 0x40)), ClientMac));   // 576
+        await dhcp.ExpectSilence();
+        Assert.Equal(1, dhcp.Server.Counters.Dropped(DhcpDropReason.ReplyTooLarge));
+
+        var offer = await dhcp.Exchange(Discover(options: o => o.Add(DhcpOption.MaxMessageSize, 0x05, 0xdc)));     // 1500
+        Assert.Equal(63 * 4, offer.Option(DhcpOption.DomainNameServer).Length);
+    }
+
+    [Fact]
     public void Frames_that_slip_past_the_filter_are_not_dhcp()
     {
         var dhcpLink = new Kraken.Net.Link.InMemorySegment().Attach("x", ServerMac.ToPhysicalAddress());
