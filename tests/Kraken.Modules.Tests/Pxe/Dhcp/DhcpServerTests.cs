@@ -280,6 +280,38 @@ public class DhcpServerTests
     }
 
     [Fact]
+    public void Answering_allocates_nothing_per_message()
+    {
+        var link = new Kraken.Net.Link.InMemorySegment().Attach("x", ServerMac.ToPhysicalAddress());
+        var bindings = new DhcpBindingTable([new(ClientMac, new DhcpBinding(Node, System.Net.IPAddress.Parse("198.18.0.10"), 24,
+            System.Net.IPAddress.Parse("198.18.0.254"), "n0010"))]);
+        var server = new DhcpServer(new DhcpServerOptions { ServerAddress = System.Net.IPAddress.Parse("198.18.0.1"), DomainName = "cluster.test" },
+            link, bindings, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var discover = DhcpFrames.Frame(Discover(options: o => o.Add(DhcpOption.ClientArch, 0, 7).Text(DhcpOption.VendorClass, "PXEClient")), ClientMac);
+        var request = DhcpFrames.Frame(DhcpFrames.Message(DhcpMessageType.Request, ClientMac,
+            options: o => o.Address(DhcpOption.ServerIdentifier, DhcpFrames.ServerIp).Address(DhcpOption.RequestedAddress, Ip.Of("198.18.0.10"))), ClientMac);
+        var output = new byte[1514];
+        for (var i = 0; i < 100; i++)
+        {
+            server.Process(discover, output);
+            server.Process(request, output);
+        }
+
+        var replies = 0;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            replies += server.Process(discover, output) > 0 ? 1 : 0;
+            replies += server.Process(request, output) > 0 ? 1 : 0;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(2000, replies);
+        Assert.Equal(0, allocated);
+        Assert.Equal(1100, server.Counters.Sent(DhcpMessageType.Ack));
+    }
+
+    [Fact]
     public void Frames_that_slip_past_the_filter_are_not_dhcp()
     {
         var dhcpLink = new Kraken.Net.Link.InMemorySegment().Attach("x", ServerMac.ToPhysicalAddress());
