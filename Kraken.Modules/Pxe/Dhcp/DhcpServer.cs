@@ -18,6 +18,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly uint _serverIp;
+    private readonly string _serverAddressText;
     private readonly MacAddress _serverMac;
     private readonly uint _leaseSeconds;
     private readonly uint[] _dns;
@@ -43,6 +44,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
         _time = time;
         _logger = logger;
         _serverIp = Ipv4.ToUInt32(options.ServerAddress);
+        _serverAddressText = options.ServerAddress.ToString();
         _serverMac = MacAddress.From(link.HardwareAddress);
         _leaseSeconds = (uint)options.LeaseTime.TotalSeconds;
         _dns = options.DnsServers.Select(Ipv4.ToUInt32).ToArray();

@@ -102,9 +102,10 @@ public class DhcpServerTests
         await using var dhcp = new InMemoryDhcp(o => o.IpxeNoPxeDhcp = false);
         byte[] uuid = [0, .. Enumerable.Range(0x40, 16).Select(i => (byte)i)];
         var offer = await dhcp.Exchange(Discover(options: o => o.Add(DhcpOption.ClientArch, 0, 7).Add(DhcpOption.ClientUuid, uuid)
-            .Add(DhcpOption.ParameterRequestList, 1, 3, 67).Add(DhcpOption.Ipxe, 19, 1, 1)));
+            .Add(DhcpOption.ParameterRequestList, 1, 3, 66, 67).Add(DhcpOption.Ipxe, 19, 1, 1)));
         Assert.Equal(uuid, offer.Option(DhcpOption.ClientUuid).ToArray());
         Assert.Equal(offer.File, offer.Text(DhcpOption.BootFileName));
+        Assert.Equal("198.18.0.1", offer.Text(DhcpOption.TftpServerName));
         Assert.False(offer.Has(DhcpOption.Ipxe));
         Assert.Equal(DhcpClientArch.UefiX64, dhcp.Observations[0].Arch);
     }
@@ -148,6 +149,8 @@ public class DhcpServerTests
         await dhcp.ExpectSilence();
         Assert.Equal(1, dhcp.Server.Counters.Dropped(DhcpDropReason.OtherServer));
         Assert.Equal(1, dhcp.Server.Counters.Dropped(DhcpDropReason.BadRequest));
+        Assert.Equal(7, dhcp.Observations.Count);     // every REQUEST, answered or not
+        Assert.Equal(2, dhcp.Observations.Count(o => o.Acked));
         Assert.Equal(3, dhcp.Server.Counters.Sent(DhcpMessageType.Nak));
     }
 
