@@ -32,6 +32,8 @@ public sealed class TftpInteropTests
             await server.WaitForFinishedAsync(1);
             Assert.Equal(1, server.Server.Counters.TransfersCompleted);
             Assert.Equal((3 << 20) + 777, server.Server.Counters.BytesSent);
+            var negotiated = $"blksize {blockSize ?? 512}, windowsize {windowSize ?? 1}.";
+            Assert.True(server.Log.Contains(negotiated), $"expected '{negotiated}' in: {string.Join(" | ", server.Log.Lines)}");
         }
         finally
         {

@@ -2,17 +2,22 @@
 using System.Net;
 using System.Security.Cryptography;
 using Kraken.Modules.Pxe.Tftp;
-using Microsoft.Extensions.Logging.Abstractions;
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 
 namespace Kraken.Modules.Tests.Pxe.Tftp;
 
 internal sealed class TftpTestServer : IAsyncDisposable
 {
-    private TftpTestServer(string root, TftpServer server)
+    private TftpTestServer(string root, TftpServer server, LogLines log)
     {
         Root = root;
         Server = server;
+        Log = log;
     }
+
+    /// <summary>Everything the server logged (Debug and above).</summary>
+    public LogLines Log { get; }
 
     public string Root { get; }
 
@@ -27,9 +32,10 @@ internal sealed class TftpTestServer : IAsyncDisposable
         root ??= NewDirectory();
         var options = new TftpServerOptions { Endpoint = new IPEndPoint(address ?? IPAddress.Loopback, 0) };
         configure?.Invoke(options);
-        var server = new TftpServer(options, new DirectoryFileSource(root), TimeProvider.System, NullLogger.Instance);
+        var log = new LogLines();
+        var server = new TftpServer(options, new DirectoryFileSource(root), TimeProvider.System, log);
         await server.StartAsync(CancellationToken.None);
-        return new TftpTestServer(root, server);
+        return new TftpTestServer(root, server, log);
     }
 
     public static string NewDirectory()
@@ -87,4 +93,21 @@ internal sealed class TftpTestServer : IAsyncDisposable
         {
         }
     }
+}
+
+internal sealed class LogLines : ILogger
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _lines.Enqueue(formatter(state, exception));
+
+    public bool Contains(string text) => _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
 }
