@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Kraken.Modules.Pxe.Tftp.Internal;
@@ -264,6 +265,7 @@ internal sealed class TftpSession
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]   // per window: no allocation when a send waits
     private async ValueTask SendRangeAsync(byte[] slots, int[] lengths, int slotSize, int window, long from, long to)
     {
         for (var i = from; i <= to; i++)
@@ -276,6 +278,7 @@ internal sealed class TftpSession
     }
 
     /// <summary>The next datagram from the client into <paramref name="buffer"/>, or -1 after the timeout.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]   // awaited once per window: pooled, not allocated
     private async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         _timer.CancelAfter(_timeout);
