@@ -33,9 +33,12 @@ using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
     c.Cancel = true;
     stop.TrySetResult();
 });
+var allocatedAtStart = GC.GetTotalAllocatedBytes(precise: true);
 await stop.Task;
+var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedAtStart;
 
 var n = server.Counters;
 Console.WriteLine($"transfers completed {n.TransfersCompleted}, failed {n.TransfersFailed}, bytes {n.BytesSent}, blocks {n.BlocksSent}, " +
-    $"retransmissions {n.Retransmissions}, duplicate acks {n.DuplicateAcks}, dropped {n.DroppedTotal}");
+    $"retransmissions {n.Retransmissions}, duplicate acks {n.DuplicateAcks}, dropped {n.DroppedTotal}; " +
+    $"heap allocated while serving {allocated} bytes ({(double)allocated / Math.Max(1, n.BlocksSent):F2} per block), gen0 GCs {GC.CollectionCount(0)}");
 return 0;
