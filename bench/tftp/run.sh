@@ -107,23 +107,26 @@ read -r -a CLIENTS <<< "${CLIENTS:-tftp-hpa atftp-1428 atftp-1428-w16 atftp-8192
 read -r -a SERVERS <<< "${SERVERS:-kraken kraken-inline in.tftpd atftpd}"
 declare -A RESULT
 
-for server in "${SERVERS[@]}"; do
-  start_server "$server"
-  for client in "${CLIENTS[@]}"; do
-    best=
-    for _ in $(seq "$REPEAT"); do
+# Servers take turns within each repetition, so a busy moment on the machine does not fall on one server only.
+for rep in $(seq "$REPEAT"); do
+  for server in "${SERVERS[@]}"; do
+    start_server "$server"
+    for client in "${CLIENTS[@]}"; do
+      rate=failed
       t0=$(date +%s.%N)
       if fetch "$client" > "$WORK/client.log" 2>&1 && [[ $(sha256sum < "$WORK/out/file" | cut -d' ' -f1) == "$SHA" ]]; then
         t1=$(date +%s.%N)
-        rate=$(awk -v s="$SIZE_MIB" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", s / (b - a) }')
-        if [[ -z "$best" ]] || awk -v r="$rate" -v b="$best" 'BEGIN { exit !(r > b) }'; then best=$rate; fi
+        rate=$(awk -v s="$SIZE_MIB" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", s / (b - a) }')
       fi
+      best=${RESULT[$server,$client]:-failed}
+      if [[ $best == failed ]] || { [[ $rate != failed ]] && awk -v r="$rate" -v b="$best" 'BEGIN { exit !(r > b) }'; }; then
+        RESULT[$server,$client]=$rate
+      fi
+      echo "run $rep: $server <- $client: $rate MiB/s" >&2
     done
-    RESULT[$server,$client]=$( [[ -n "$best" ]] && printf '%.1f' "$best" || echo "failed" )
-    echo "$server <- $client: ${RESULT[$server,$client]} MiB/s" >&2
+    stop_server
+    if [[ $server == kraken* ]]; then grep -h transfers "$WORK/server.log" >&2 || true; fi
   done
-  stop_server
-  [[ $server == kraken* ]] && grep -h transfers "$WORK/server.log" >&2 || true
 done
 
 printf '| client |'; for s in "${SERVERS[@]}"; do printf ' %s |' "$s"; done; printf '\n|---|'

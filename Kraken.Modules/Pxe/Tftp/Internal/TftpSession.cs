@@ -295,13 +295,20 @@ internal sealed class TftpSession
                 _timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _server.Time);
                 return -1;
             }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
+            {
+                // A datagram larger than any ACK or ERROR we accept: not ours to act on.
+                _server.Counters.Drop(TftpDropReason.BadTransferPacket);
+                continue;
+            }
 
             if (!_from.Equals(_client))
             {
-                // Another port or host on our TID: tell it, and keep the transfer going (RFC 1350).
+                // Another port or host on our TID: tell it, and keep the transfer going (RFC 1350). Its
+                // datagram is not needed any more, so the answer is written over it.
                 _server.Counters.Drop(TftpDropReason.UnknownTransferId);
-                var len = TftpWire.WriteError(_control.AsSpan(n), TftpErrorCode.UnknownTransferId, "Unknown transfer ID");
-                await SendToAsync(_control.AsMemory(n, len), _from).ConfigureAwait(false);
+                var len = TftpWire.WriteError(_control, TftpErrorCode.UnknownTransferId, "Unknown transfer ID");
+                await SendToAsync(_control.AsMemory(0, len), _from).ConfigureAwait(false);
                 continue;
             }
 

@@ -186,12 +186,20 @@ public sealed class TftpRobustnessTests
         var tid = r.RemoteEndPoint;
 
         var other = new byte[600];
-        await stranger.SendToAsync(new byte[] { 0, 4, 0, 1 }, tid);
+        // Oversized and odd datagrams from the client itself are counted and ignored.
+        await client.SendToAsync(new byte[3000], tid);
+        await client.SendToAsync(new byte[] { 0, 3, 0, 1, 7 }, tid);
+        await client.SendToAsync(new byte[] { 0 }, tid);
+        await stranger.SendToAsync(new byte[2000], tid);
         var e = await stranger.ReceiveFromAsync(other, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        Assert.Equal(5, BinaryPrimitives.ReadUInt16BigEndian(other.AsSpan(2)));
+        await stranger.SendToAsync(new byte[] { 0, 4, 0, 1 }, tid);
+        e = await stranger.ReceiveFromAsync(other, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
         Assert.Equal(tid, e.RemoteEndPoint);
         Assert.Equal(5, BinaryPrimitives.ReadUInt16BigEndian(other));
         Assert.Equal(5, BinaryPrimitives.ReadUInt16BigEndian(other.AsSpan(2)));
-        Assert.Equal(1, server.Server.Counters.Dropped(TftpDropReason.UnknownTransferId));
+        Assert.Equal(2, server.Server.Counters.Dropped(TftpDropReason.UnknownTransferId));
+        Assert.Equal(3, server.Server.Counters.Dropped(TftpDropReason.BadTransferPacket));
 
         // The client carries on, block by block, from the DATA 1 it holds.
         var data = new MemoryStream();
