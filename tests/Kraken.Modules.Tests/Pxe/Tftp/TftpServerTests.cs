@@ -49,6 +49,50 @@ public sealed class TftpServerTests
     }
 
     [Fact]
+    public async Task A_pxe_rom_probing_tsize_then_aborting_is_reported_and_served_again()
+    {
+        await using var server = await TftpTestServer.StartAsync();
+        var sha = server.AddFile("undionly.kpxe", 70_000);
+        var finished = new List<TftpTransfer>();
+        server.Server.TransferFinished += t =>
+        {
+            lock (finished)
+            {
+                finished.Add(t);
+            }
+        };
+
+        // Many PXE ROMs first ask for tsize only to learn the size, then abort with an ERROR.
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            await probe.SendToAsync(TestTftpClient.Request("undionly.kpxe", new TestReadOptions { TransferSize = true }), server.EndPoint);
+            var buffer = new byte[600];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var r = await probe.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+            Assert.Equal("\0\u0006tsize\u000070000\0", System.Text.Encoding.ASCII.GetString(buffer, 0, r.ReceivedBytes));
+            await probe.SendToAsync(System.Text.Encoding.ASCII.GetBytes("\0\u0005\0\u0000TFTP Aborted\0"), r.RemoteEndPoint);
+        }
+
+        var data = await TestTftpClient.ReadAsync(server.EndPoint, "undionly.kpxe", new TestReadOptions { TransferSize = true, BlockSize = 1456 });
+        Assert.Equal(sha, TftpTestServer.Sha256(data.Data));
+        await WaitUntil(() =>
+        {
+            lock (finished)
+            {
+                return finished.Count == 2;   // the event follows the counters
+            }
+        });
+        lock (finished)
+        {
+            var aborted = Assert.Single(finished, t => !t.Completed);
+            Assert.Equal("client error 0: TFTP Aborted", aborted.Error);
+            Assert.Equal(0, aborted.Bytes);
+            Assert.Equal(70_000, Assert.Single(finished, t => t.Completed).Bytes);
+        }
+    }
+
+    [Fact]
     public async Task Requests_beyond_MaxTransfers_get_server_busy()
     {
         await using var server = await TftpTestServer.StartAsync(o => o.MaxTransfers = 1);
