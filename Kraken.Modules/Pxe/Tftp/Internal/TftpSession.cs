@@ -1,0 +1,164 @@
+// One read transfer on its own UDP port (its TID): option negotiation, windows of DATA, ACKs, retransmission.
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Kraken.Modules.Pxe.Tftp.Internal;
+
+internal sealed partial class TftpSession
+{
+    private const int SolSocket = 1;        // SOL_SOCKET
+    private const int SoSndBufForce = 32;   // SO_SNDBUFFORCE: beyond wmem_max, needs CAP_NET_ADMIN
+    private const int UdpIpOverhead = 28;   // IPv4 + UDP headers per datagram
+
+    private readonly TftpServer _server;
+    private readonly TftpRequest _request;
+    private readonly SocketAddress _client;
+    private readonly IPEndPoint _clientEndPoint;
+    private readonly SocketAddress _from;
+    private readonly Socket _socket;
+    private readonly byte[] _control = ArrayPool<byte>.Shared.Rent(TftpWire.MaxControlPacket);
+    private CancellationTokenSource _timer;
+    private TimeSpan _timeout;
+    private long _acknowledgedBytes;
+
+    public TftpSession(TftpServer server, TftpRequest request, SocketAddress client, IPEndPoint clientEndPoint, IPAddress localAddress)
+    {
+        _server = server;
+        _request = request;
+        _client = client;
+        _clientEndPoint = clientEndPoint;
+        _from = new SocketAddress(client.Family);
+        _timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.Time);
+        _timeout = server.Options.Timeout;
+        _socket = new Socket(localAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(new IPEndPoint(localAddress, 0));
+    }
+
+    public Task? Task { get; set; }
+
+    /// <summary>Ends the transfer now (server stopping): pending receives fail.</summary>
+    public void Abort() => _socket.Dispose();
+
+    public async Task<TftpTransfer> RunAsync(CancellationToken cancellationToken)
+    {
+        string? error;
+        try
+        {
+            error = await TransferAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException || cancellationToken.IsCancellationRequested)
+        {
+            error = "server stopping";
+        }
+        catch (SocketException e)
+        {
+            error = "socket error: " + e.SocketErrorCode;
+        }
+        finally
+        {
+            _socket.Dispose();
+            _timer.Dispose();
+            ArrayPool<byte>.Shared.Return(_control);
+        }
+
+        return new TftpTransfer(_clientEndPoint, _request.Path, _acknowledgedBytes, error is null, error);
+    }
+
+    // Null when the last block was acknowledged, else why not.
+    private async Task<string?> TransferAsync(CancellationToken cancellationToken)
+    {
+        var options = _server.Options;
+        TftpFile? file;
+        try
+        {
+            file = await _server.Files.OpenAsync(_request.Path, _clientEndPoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TftpAccessException e)
+        {
+            await SendErrorAsync(TftpErrorCode.AccessViolation, "Access violation: " + e.Message).ConfigureAwait(false);
+            return "access violation: " + e.Message;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            TftpLog.SourceFailed(_server.Logger, e, _request.Path, _clientEndPoint);
+            await SendErrorAsync(TftpErrorCode.NotDefined, "Server error").ConfigureAwait(false);
+            return "file source failed: " + e.Message;
+        }
+
+        if (file is null)
+        {
+            await SendErrorAsync(TftpErrorCode.FileNotFound, "File not found").ConfigureAwait(false);
+            return "file not found";
+        }
+
+        var content = file.Content;
+        await using var disposeContent = content.ConfigureAwait(false);
+
+        // Only options the client sent are answered (RFC 2347); values are lowered to what we allow.
+        int? blockSize = _request.BlockSize is { } b ? Math.Min(b, options.MaxBlockSize) : null;
+        var block = blockSize ?? TftpWire.DefaultBlockSize;
+        int? windowSize = _request.WindowSize is { } w ? Math.Clamp(Math.Min(w, options.MaxWindowSize), 1, Math.Max(1, options.MaxBurstBytes / block)) : null;
+        var window = windowSize ?? 1;
+        long? transferSize = _request.TransferSize is not null && _request.Mode == TftpMode.Octet ? file.Length : null;
+        if (_request.Timeout is { } t)
+        {
+            _timeout = TimeSpan.FromSeconds(t);
+        }
+
+        SizeBuffers(block, window);
+        TftpLog.TransferStarted(_server.Logger, _clientEndPoint, _request.Path, block, window);
+
+        if (blockSize is not null || windowSize is not null || transferSize is not null || _request.Timeout is not null)
+        {
+            var n = TftpWire.WriteOptionAck(_control, blockSize, transferSize, _request.Timeout, windowSize);
+            var oackError = await NegotiateAsync(n).ConfigureAwait(false);
+            if (oackError is not null)
+            {
+                return oackError;
+            }
+        }
+
+        using var reader = new BlockReader(content, _request.Mode);
+        return await SendFileAsync(reader, block, window, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Sends the OACK held in _control until the client acknowledges block 0.
+    private async Task<string?> NegotiateAsync(int length)
+    {
+        var oack = new byte[length];   // the control buffer is reused for receiving
+        _control.AsSpan(0, length).CopyTo(oack);
+        var retries = 0;
+        await _socket.SendToAsync(oack, SocketFlags.None, _client).ConfigureAwait(false);
+        while (true)
+        {
+            var n = await ReceiveAsync(_control).ConfigureAwait(false);
+            if (n < 0)
+            {
+                if (++retries > _server.Options.MaxRetries)
+                {
+                    return "timeout waiting for the OACK to be acknowledged";
+                }
+
+                _server.Counters.Retransmitted(1);
+                await _socket.SendToAsync(oack, SocketFlags.None, _client).ConfigureAwait(false);
+                continue;
+            }
+
+            var packet = _control.AsSpan(0, n);
+            if (IsAck(packet, out var acked))
+            {
+                if (acked == 0)
+                {
+                    return null;
+                }
+
+                _server.Counters.Drop(TftpDropReason.BadTransferPacket);
+            }
+            else if (ClientError(packet) is { } e)
+            {
+                return e;
+            }
+        }
+    }
+}
