@@ -40,6 +40,9 @@ public sealed class BootNodeDirectory : IStateObserver, IDisposable
         return id => id != self && store.Get(StateView.Cfg, id)?.ParentId == self;
     }
 
+    /// <summary>The IPv4 interface name nodes boot over.</summary>
+    public string Interface => _interfaceName;
+
     /// <summary>How many nodes have a MAC or an address to be booted by.</summary>
     public int Count => Current.ById.Count;
 
