@@ -1,0 +1,131 @@
+// IRawLink over a Linux AF_PACKET socket with a classic BPF filter; needs no libpcap.
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Kraken.Net.Link.Internal;
+
+internal sealed class AfPacketRawLink : IRawLink
+{
+    private const int SolSocket = 1;
+    private const int SoAttachFilter = 26;
+    private const int SolPacket = 263;
+    private const int PacketIgnoreOutgoing = 23;
+    private const ushort EthPAll = 0x0003;
+
+    private readonly Socket _socket;
+    private readonly byte[] _mac;
+
+    private AfPacketRawLink(string name, Socket socket, PhysicalAddress mac, int mtu)
+    {
+        Name = name;
+        _socket = socket;
+        HardwareAddress = mac;
+        _mac = mac.GetAddressBytes();
+        Mtu = mtu;
+    }
+
+    public string Name { get; }
+
+    public PhysicalAddress HardwareAddress { get; }
+
+    public int Mtu { get; }
+
+    public static AfPacketRawLink Open(string name, RawLinkFilter filter)
+    {
+        var (index, mac, mtu) = LinuxInterface.Describe(name);
+
+        // Protocol 0 receives nothing until bind, so no unfiltered frame is queued before the filter is on.
+        var socket = new Socket(AddressFamily.Packet, SocketType.Raw, (System.Net.Sockets.ProtocolType)0);
+        try
+        {
+            AttachFilter(socket, BpfProgram.Compile(filter));
+            Span<byte> one = stackalloc byte[sizeof(int)];
+            BinaryPrimitives.WriteInt32LittleEndian(one, 1);
+            try
+            {
+                socket.SetRawSocketOption(SolPacket, PacketIgnoreOutgoing, one);
+            }
+            catch (SocketException)
+            {
+                // Kernels before 4.20: our own frames are dropped by source address in ReceiveAsync instead.
+            }
+
+            socket.ReceiveBufferSize = 4 << 20;
+            socket.SendBufferSize = 1 << 20;
+            socket.Bind(new LinkLayerEndPoint(index, EthPAll));
+            return new AfPacketRawLink(name, socket, mac, mtu);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static unsafe void AttachFilter(Socket socket, BpfInstruction[] program)
+    {
+        fixed (BpfInstruction* instructions = program)
+        {
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: the kernel copies the program.
+            Span<byte> fprog = stackalloc byte[16];
+            fprog.Clear();
+            BinaryPrimitives.WriteUInt16LittleEndian(fprog, (ushort)program.Length);
+            BinaryPrimitives.WriteInt64LittleEndian(fprog[8..], (long)instructions);
+            socket.SetRawSocketOption(SolSocket, SoAttachFilter, fprog);
+        }
+    }
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken = default)
+    {
+        await _socket.SendAsync(frame, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var length = await _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (length >= 12 && buffer.Span.Slice(6, 6).SequenceEqual(_mac))
+            {
+                continue;
+            }
+
+            return length;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    public override string ToString() => $"{Name} (AF_PACKET, {HardwareAddress})";
+
+    /// <summary>A <c>struct sockaddr_ll</c> for bind.</summary>
+    private sealed class LinkLayerEndPoint(int ifIndex, ushort protocol) : EndPoint
+    {
+        public override AddressFamily AddressFamily => AddressFamily.Packet;
+
+        public override SocketAddress Serialize()
+        {
+            var address = new SocketAddress(AddressFamily.Packet, 20);
+            Span<byte> bytes = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt16BigEndian(bytes, protocol);
+            address[2] = bytes[0];
+            address[3] = bytes[1];
+            MemoryMarshal.Write(bytes, in ifIndex);
+            for (var i = 0; i < 4; i++)
+            {
+                address[4 + i] = bytes[i];
+            }
+
+            return address;
+        }
+
+        public override EndPoint Create(SocketAddress socketAddress) => this;
+    }
+}

@@ -1,0 +1,71 @@
+// Two network namespaces joined by a veth pair, created for one test and removed afterwards.
+using System.Diagnostics;
+
+namespace Kraken.Net.Tests.Link;
+
+internal sealed class VethNamespaces : IDisposable
+{
+    public VethNamespaces()
+    {
+        var id = Guid.NewGuid().ToString("N")[..6];
+        NamespaceA = $"knt-{id}-a";
+        NamespaceB = $"knt-{id}-b";
+        InterfaceA = $"kv{id}a";
+        InterfaceB = $"kv{id}b";
+        try
+        {
+            Ip("netns", "add", NamespaceA);
+            Ip("netns", "add", NamespaceB);
+            Ip("link", "add", InterfaceA, "netns", NamespaceA, "type", "veth", "peer", "name", InterfaceB, "netns", NamespaceB);
+            Ip("-n", NamespaceA, "link", "set", InterfaceA, "up");
+            Ip("-n", NamespaceB, "link", "set", InterfaceB, "up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string NamespaceA { get; }
+
+    public string NamespaceB { get; }
+
+    public string InterfaceA { get; }
+
+    public string InterfaceB { get; }
+
+    public static void Ip(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEnd();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"ip {string.Join(' ', arguments)}: {error}");
+        }
+    }
+
+    public void Dispose()
+    {
+        // Deleting a namespace removes the veth end inside it, and with it the peer.
+        foreach (var ns in new[] { NamespaceA, NamespaceB })
+        {
+            try
+            {
+                Ip("netns", "delete", ns);
+            }
+            catch (InvalidOperationException)
+            {
+                // Never created.
+            }
+        }
+    }
+}
