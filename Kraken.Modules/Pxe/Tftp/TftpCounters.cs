@@ -1,0 +1,169 @@
+// Counters of one TFTP server, mirrored to the "Kraken.Tftp" meter (instruments kraken.tftp.*).
+using System.Diagnostics.Metrics;
+
+namespace Kraken.Modules.Pxe.Tftp;
+
+/// <summary>Why a packet was dropped or refused.</summary>
+public enum TftpDropReason
+{
+    /// <summary>Shorter than its opcode requires.</summary>
+    Truncated,
+
+    /// <summary>A file name or mode without its terminating NUL.</summary>
+    MissingNul,
+
+    /// <summary>An opcode TFTP does not define.</summary>
+    UnknownOpcode,
+
+    /// <summary>A defined opcode where it makes no sense (DATA, ACK, OACK, ERROR to the request port).</summary>
+    UnexpectedOpcode,
+
+    /// <summary>A mode other than octet or netascii.</summary>
+    BadMode,
+
+    /// <summary>An option with a missing or invalid value (answered with error 8).</summary>
+    BadOption,
+
+    /// <summary>A write request: this server is read-only.</summary>
+    WriteRequest,
+
+    /// <summary>A repeated request from a client whose transfer is already running.</summary>
+    DuplicateRequest,
+
+    /// <summary>A packet to a transfer's port from another address or port (answered with error 5).</summary>
+    UnknownTransferId,
+
+    /// <summary>A packet on a transfer's port that is not an ACK or ERROR, or is too short to be one.</summary>
+    BadTransferPacket,
+
+    /// <summary>A request refused because <see cref="TftpServerOptions.MaxTransfers"/> were running.</summary>
+    Busy,
+}
+
+/// <summary>Running totals of one <see cref="TftpServer"/>; safe to read while it runs.</summary>
+public sealed class TftpCounters
+{
+    public const string MeterName = "Kraken.Tftp";
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Counter<long> s_requests = s_meter.CreateCounter<long>("kraken.tftp.requests", "{request}", "Read requests accepted.");
+    private static readonly Counter<long> s_completed = s_meter.CreateCounter<long>("kraken.tftp.transfers.completed", "{transfer}", "Transfers whose last block was acknowledged.");
+    private static readonly Counter<long> s_failed = s_meter.CreateCounter<long>("kraken.tftp.transfers.failed", "{transfer}", "Transfers that ended with an error or timeout.");
+    private static readonly UpDownCounter<long> s_active = s_meter.CreateUpDownCounter<long>("kraken.tftp.transfers.active", "{transfer}", "Transfers running.");
+    private static readonly Counter<long> s_bytes = s_meter.CreateCounter<long>("kraken.tftp.bytes", "By", "File bytes acknowledged by clients.");
+    private static readonly Counter<long> s_retransmits = s_meter.CreateCounter<long>("kraken.tftp.retransmissions", "{packet}", "DATA and OACK packets sent again after a timeout or a partial window.");
+    private static readonly Counter<long> s_errors = s_meter.CreateCounter<long>("kraken.tftp.errors.sent", "{packet}", "ERROR packets sent.");
+    private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.tftp.dropped", "{packet}", "Packets dropped or refused, by reason (tag kraken.tftp.reason).");
+
+    private readonly long[] _drops = new long[Enum.GetValues<TftpDropReason>().Length];
+    private long _requests;
+    private long _completed;
+    private long _failed;
+    private long _active;
+    private long _bytes;
+    private long _blocks;
+    private long _retransmits;
+    private long _duplicateAcks;
+    private long _errors;
+
+    public long Requests => Volatile.Read(ref _requests);
+
+    public long TransfersCompleted => Volatile.Read(ref _completed);
+
+    public long TransfersFailed => Volatile.Read(ref _failed);
+
+    public long TransfersActive => Volatile.Read(ref _active);
+
+    /// <summary>File bytes acknowledged by clients.</summary>
+    public long BytesSent => Volatile.Read(ref _bytes);
+
+    /// <summary>DATA packets sent, retransmissions included.</summary>
+    public long BlocksSent => Volatile.Read(ref _blocks);
+
+    public long Retransmissions => Volatile.Read(ref _retransmits);
+
+    /// <summary>ACKs for a block already acknowledged: ignored (no Sorcerer's Apprentice).</summary>
+    public long DuplicateAcks => Volatile.Read(ref _duplicateAcks);
+
+    public long ErrorsSent => Volatile.Read(ref _errors);
+
+    public long Dropped(TftpDropReason reason) => Volatile.Read(ref _drops[(int)reason]);
+
+    /// <summary>All drops, whatever the reason.</summary>
+    public long DroppedTotal
+    {
+        get
+        {
+            long n = 0;
+            for (var i = 0; i < _drops.Length; i++)
+            {
+                n += Volatile.Read(ref _drops[i]);
+            }
+
+            return n;
+        }
+    }
+
+    internal void Request()
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Increment(ref _active);
+        s_requests.Add(1);
+        s_active.Add(1);
+    }
+
+    internal void Finished(bool completed, long bytes)
+    {
+        Interlocked.Decrement(ref _active);
+        s_active.Add(-1);
+        Interlocked.Add(ref _bytes, bytes);
+        s_bytes.Add(bytes);
+        if (completed)
+        {
+            Interlocked.Increment(ref _completed);
+            s_completed.Add(1);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failed);
+            s_failed.Add(1);
+        }
+    }
+
+    internal void Blocks(int count) => Interlocked.Add(ref _blocks, count);
+
+    internal void Retransmitted(int count)
+    {
+        Interlocked.Add(ref _retransmits, count);
+        s_retransmits.Add(count);
+    }
+
+    internal void DuplicateAck() => Interlocked.Increment(ref _duplicateAcks);
+
+    internal void ErrorSent()
+    {
+        Interlocked.Increment(ref _errors);
+        s_errors.Add(1);
+    }
+
+    internal void Drop(TftpDropReason reason)
+    {
+        Interlocked.Increment(ref _drops[(int)reason]);
+        s_drops.Add(1, new KeyValuePair<string, object?>("kraken.tftp.reason", ReasonTag(reason)));
+    }
+
+    private static string ReasonTag(TftpDropReason reason) => reason switch
+    {
+        TftpDropReason.Truncated => "truncated",
+        TftpDropReason.MissingNul => "missing_nul",
+        TftpDropReason.UnknownOpcode => "unknown_opcode",
+        TftpDropReason.UnexpectedOpcode => "unexpected_opcode",
+        TftpDropReason.BadMode => "bad_mode",
+        TftpDropReason.BadOption => "bad_option",
+        TftpDropReason.WriteRequest => "write_request",
+        TftpDropReason.DuplicateRequest => "duplicate_request",
+        TftpDropReason.UnknownTransferId => "unknown_tid",
+        TftpDropReason.BadTransferPacket => "bad_transfer_packet",
+        _ => "busy",
+    };
+}

@@ -1,0 +1,59 @@
+// Settings of one TFTP server, validated when it starts.
+using System.Net;
+
+namespace Kraken.Modules.Pxe.Tftp;
+
+public sealed class TftpServerOptions
+{
+    /// <summary>Where requests arrive (default 0.0.0.0:69; port 0 picks one). Transfers use ephemeral ports on the same address.</summary>
+    public IPEndPoint Endpoint { get; set; } = new(IPAddress.Any, 69);
+
+    /// <summary>Largest blksize granted (RFC 2348, 8..65464); a larger request is answered with this value.</summary>
+    public int MaxBlockSize { get; set; } = 65464;
+
+    /// <summary>Largest windowsize granted (RFC 7440, 1..32768).</summary>
+    public int MaxWindowSize { get; set; } = 64;
+
+    /// <summary>
+    /// Largest burst (blksize x windowsize, in file bytes) sent before waiting for an ACK; the granted windowsize
+    /// is lowered to fit. It bounds the memory a transfer holds and what a client's receive buffer must absorb.
+    /// </summary>
+    public int MaxBurstBytes { get; set; } = 1 << 20;
+
+    /// <summary>Retransmission timeout when the client does not ask for one (RFC 2349 timeout option).</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Retransmissions of one window (or OACK) before the transfer is abandoned.</summary>
+    public int MaxRetries { get; set; } = 5;
+
+    /// <summary>Transfers running at once; further requests get error 0 "server busy".</summary>
+    public int MaxTransfers { get; set; } = 10_000;
+
+    /// <summary>Cap on the socket buffers sized for a transfer's burst (bytes).</summary>
+    public int MaxSocketBuffer { get; set; } = 8 << 20;
+
+    /// <summary>Throws naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Endpoint is null)
+        {
+            throw new ArgumentException("TFTP option Endpoint is required.", nameof(Endpoint));
+        }
+
+        Check(MaxBlockSize is >= 8 and <= 65464, nameof(MaxBlockSize), "must be 8..65464");
+        Check(MaxWindowSize is >= 1 and <= 32768, nameof(MaxWindowSize), "must be 1..32768");
+        Check(MaxBurstBytes >= 512, nameof(MaxBurstBytes), "must be at least 512");
+        Check(Timeout > TimeSpan.Zero, nameof(Timeout), "must be positive");
+        Check(MaxRetries >= 0, nameof(MaxRetries), "must not be negative");
+        Check(MaxTransfers >= 1, nameof(MaxTransfers), "must be at least 1");
+        Check(MaxSocketBuffer >= 65536, nameof(MaxSocketBuffer), "must be at least 65536");
+    }
+
+    private static void Check(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"TFTP option {name} {rule}.", name);
+        }
+    }
+}
