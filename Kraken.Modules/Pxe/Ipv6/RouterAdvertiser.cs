@@ -1,5 +1,6 @@
 // Answers IPv6 router solicitations on the boot segment, so network boot firmware stops waiting for them.
 using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Kraken.Net.Link;
 using Microsoft.Extensions.Logging;
@@ -23,6 +24,14 @@ public sealed partial class RouterAdvertiser : IAsyncDisposable
     private const byte RouterAdvertisement = 134;
     private const byte OptionSourceLinkLayer = 1;
     private const int AdvertisementLength = 16 + 8; // header + source link-layer address option
+
+    /// <summary>The meter of the responder's counters (<c>kraken.pxe.ra.*</c>).</summary>
+    public const string MeterName = "Kraken.Pxe";
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Counter<long> s_solicitations = s_meter.CreateCounter<long>("kraken.pxe.ra.solicitations", "{packet}", "Router solicitations received on boot segments.");
+    private static readonly Counter<long> s_advertisements = s_meter.CreateCounter<long>("kraken.pxe.ra.advertisements", "{packet}", "Router advertisements sent on boot segments.");
+    private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("kraken.pxe.ra.dropped", "{packet}", "ICMPv6 frames that were not valid router solicitations.");
 
     private readonly IRawLink _link;
     private readonly ILogger _logger;
@@ -80,18 +89,22 @@ public sealed partial class RouterAdvertiser : IAsyncDisposable
                 break;
             }
 
+            var tag = new KeyValuePair<string, object?>("interface", _link.Name);
             if (!TryParseSolicitation(receive.AsSpan(0, length), out var clientMac, out var clientAddress))
             {
                 Interlocked.Increment(ref _dropped);
+                s_dropped.Add(1, tag);
                 continue;
             }
 
             Interlocked.Increment(ref _solicitations);
+            s_solicitations.Add(1, tag);
             var n = WriteAdvertisement(send, clientMac, clientAddress);
             try
             {
                 await _link.SendAsync(send.AsMemory(0, n), running.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _advertisements);
+                s_advertisements.Add(1, tag);
                 Log.Answered(_logger, _link.Name, new IPAddress(clientAddress));
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -109,8 +109,9 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
 
         var metrics = Api(netns, "/metrics");
         Assert.Contains("kraken_dhcp", metrics, StringComparison.Ordinal);
-        Assert.Contains("kraken_httpboot", metrics, StringComparison.Ordinal);
-        output.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("kraken_httpboot", StringComparison.Ordinal) || l.StartsWith("kraken_dhcp", StringComparison.Ordinal))));
+        Assert.Contains("kraken_httpboot_fetches_total{result=\"completed\"} 3", metrics, StringComparison.Ordinal); // script, kernel, initrd
+        Assert.Equal(routerAdvertisements, metrics.Contains("kraken_pxe_ra_advertisements_total", StringComparison.Ordinal));
+        output.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("kraken_httpboot", StringComparison.Ordinal) || l.StartsWith("kraken_dhcp", StringComparison.Ordinal) || l.StartsWith("kraken_pxe", StringComparison.Ordinal))));
     }
 
     private string CreateSegment()
