@@ -64,8 +64,10 @@ public sealed class PxeDaemonModule : IDaemonModule, IAsyncDisposable
         {
             services.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is SocketException or IOException or InvalidOperationException or DllNotFoundException or PlatformNotSupportedException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // A missing interface, no permission to capture, a port in use, no libpcap: all stop start-up with the
+            // reason, and StartAsync has already closed whatever it had opened.
             throw new DaemonConfigException($"{Section}:Interface", $"cannot start the PXE services on '{options.Interface}': {e.Message}");
         }
 
