@@ -63,17 +63,20 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Vm_boots_over_the_network_from_the_daemon_to_its_marker(bool routerAdvertisements)
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task Vm_boots_over_the_network_from_the_daemon_to_its_marker(bool routerAdvertisements, bool http)
     {
+        // Over HTTP the boot files live in the boot root; without HTTP, the script, kernel and initrd go over TFTP.
+        var files = Path.Combine(_dir, http ? "boot" : "tftp");
         Directory.CreateDirectory(Path.Combine(_dir, "boot"));
         Directory.CreateDirectory(Path.Combine(_dir, "tftp"));
-        File.Copy(BootImages.Kernel(), Path.Combine(_dir, "boot", "vmlinuz"));
-        BootImages.Initramfs(Path.Combine(_dir, "boot", "initrd.img"), _dir);
+        File.Copy(BootImages.Kernel(), Path.Combine(files, "vmlinuz"));
+        BootImages.Initramfs(Path.Combine(files, "initrd.img"), _dir);
 
         var netns = CreateSegment();
-        var daemon = StartDaemon(netns, routerAdvertisements);
+        var daemon = StartDaemon(netns, routerAdvertisements, http);
         await WaitForApi(netns, daemon);
 
         var serial = Path.Combine(_dir, "vm.serial");
@@ -92,7 +95,7 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
         }
 
         var bootTime = clock.Elapsed;
-        output.WriteLine($"router advertisements {(routerAdvertisements ? "on" : "off")}: power-on to marker {bootTime.TotalSeconds:F1} s");
+        output.WriteLine($"router advertisements {(routerAdvertisements ? "on" : "off")}, boot files over {(http ? "HTTP" : "TFTP")}: power-on to marker {bootTime.TotalSeconds:F1} s");
 
         // The daemon saw the whole boot: the PXE state went to COMP (after INIT) in its Dsc.
         var state = "";
@@ -109,9 +112,18 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
 
         var metrics = Api(netns, "/metrics");
         Assert.Contains("kraken_dhcp", metrics, StringComparison.Ordinal);
-        Assert.Contains("kraken_httpboot_fetches_total{result=\"completed\"} 3", metrics, StringComparison.Ordinal); // script, kernel, initrd
+        if (http)
+        {
+            Assert.Contains("kraken_httpboot_fetches_total{result=\"completed\"} 3", metrics, StringComparison.Ordinal); // script, kernel, initrd
+        }
+        else
+        {
+            Assert.DoesNotContain("kraken_httpboot_fetches_total", metrics, StringComparison.Ordinal);
+            Assert.Contains("kraken_tftp", metrics, StringComparison.Ordinal);
+        }
+
         Assert.Equal(routerAdvertisements, metrics.Contains("kraken_pxe_ra_advertisements_total", StringComparison.Ordinal));
-        output.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("kraken_httpboot", StringComparison.Ordinal) || l.StartsWith("kraken_dhcp", StringComparison.Ordinal) || l.StartsWith("kraken_pxe", StringComparison.Ordinal))));
+        output.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("kraken_httpboot", StringComparison.Ordinal) || l.StartsWith("kraken_dhcp", StringComparison.Ordinal) || l.StartsWith("kraken_pxe", StringComparison.Ordinal) || l.StartsWith("kraken_tftp", StringComparison.Ordinal))));
     }
 
     private string CreateSegment()
@@ -130,7 +142,7 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
         return netns;
     }
 
-    private Process StartDaemon(string netns, bool routerAdvertisements)
+    private Process StartDaemon(string netns, bool routerAdvertisements, bool http)
     {
         var state = new
         {
@@ -169,7 +181,7 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
                     ["Interface"] = $"br{_suffix}",
                     ["ServerAddress"] = Server,
                     ["TftpRoot"] = Path.Combine(_dir, "tftp"),
-                    ["BootRoot"] = Path.Combine(_dir, "boot"),
+                    ["BootRoot"] = http ? Path.Combine(_dir, "boot") : null,
                     ["HttpPort"] = 8080,
                     ["RouterAdvertisements"] = routerAdvertisements,
                     ["RequirePowerOn"] = false,
