@@ -111,7 +111,9 @@ public sealed class PxeOptions
         UefiBootFile = UefiBootFile,
         IpxeScriptUrl = IpxeScriptUrl,
         IpxeNoPxeDhcp = IpxeNoPxeDhcp,
-        HttpBootUrl = HttpBaseUrl is { } http ? http + "/boot/{node}.ipxe" : null,
+        // A UEFI HTTP boot client loads an EFI program, not a script: iPXE from the boot root, which then asks
+        // DHCP again as iPXE and gets its script.
+        HttpBootUrl = HttpBaseUrl is { } http ? $"{http}/{UefiBootFile}" : null,
     };
 
     private static void CheckDirectory(string key, string? path)
