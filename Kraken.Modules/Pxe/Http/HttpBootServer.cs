@@ -1,5 +1,4 @@
 // HTTP boot on Kestrel: kernel and initrd from the boot root with byte ranges, per-node iPXE scripts, fetch events.
-using System.Buffers;
 using System.Globalization;
 using System.Net;
 using Kraken.Tree.State;
@@ -264,14 +263,16 @@ public sealed partial class HttpBootServer : IAsyncDisposable
             var node = NodeOf(client.Address);
             var sent = 0L;
             var completed = false;
-            var buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
+            var writer = response.BodyWriter;
             try
             {
+                // The file is read straight into the response pipe's buffers: no intermediate copy.
                 stream.Position = start;
                 while (sent < count)
                 {
-                    var want = (int)Math.Min(buffer.Length, count - sent);
-                    var read = await stream.ReadAsync(buffer.AsMemory(0, want), context.RequestAborted).ConfigureAwait(false);
+                    var memory = writer.GetMemory(_options.BufferSize);
+                    var want = (int)Math.Min(memory.Length, count - sent);
+                    var read = await stream.ReadAsync(memory[..want], context.RequestAborted).ConfigureAwait(false);
                     if (read == 0)
                     {
                         // The file shrank under us: the promised length cannot be met, so the response is cut short.
@@ -279,23 +280,24 @@ public sealed partial class HttpBootServer : IAsyncDisposable
                         break;
                     }
 
-                    await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted).ConfigureAwait(false);
+                    writer.Advance(read);
                     sent += read;
+                    var flush = await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                    if (flush.IsCanceled || (flush.IsCompleted && sent < count))
+                    {
+                        break;
+                    }
                 }
 
                 if (sent == count)
                 {
                     await response.CompleteAsync().ConfigureAwait(false);
-                    completed = true;
+                    completed = !context.RequestAborted.IsCancellationRequested;
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
+            catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
             {
                 // The client went away mid-transfer (or reset it): an aborted fetch.
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
             }
 
             Finish(client, node, path, status, sent, length, completed);
