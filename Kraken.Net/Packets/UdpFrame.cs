@@ -55,7 +55,15 @@ public static class UdpFrame
     /// Parses an Ethernet II frame carrying an unfragmented IPv4 UDP datagram, verifying both checksums (a UDP
     /// checksum of zero means "none"). Trailing Ethernet padding beyond the IP total length is ignored.
     /// </summary>
-    public static UdpParseStatus Parse(ReadOnlySpan<byte> frame, out UdpFrameInfo info)
+    /// <param name="frame">The whole frame, without FCS.</param>
+    /// <param name="info">Where the fields and the payload are.</param>
+    /// <param name="acceptPartialChecksum">
+    /// Also accept a UDP checksum field that holds only the pseudo-header sum: what a sender on the same host
+    /// leaves for checksum offload (veth, tap, virtio) when a raw socket sees the frame before any hardware could
+    /// finish it. The kernel flags such frames (TP_STATUS_CSUMNOTREADY), but libpcap does not pass that on, so
+    /// this recognises the value itself; a corrupted frame matches it with odds of 1 in 65,536.
+    /// </param>
+    public static UdpParseStatus Parse(ReadOnlySpan<byte> frame, out UdpFrameInfo info, bool acceptPartialChecksum = false)
     {
         info = default;
         if (frame.Length < EthernetHeaderLength)
@@ -117,8 +125,10 @@ public static class UdpFrame
         udp = udp[..udpLength];
         var sourceIp = BinaryPrimitives.ReadUInt32BigEndian(ip[12..]);
         var destinationIp = BinaryPrimitives.ReadUInt32BigEndian(ip[16..]);
-        if (BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0
-            && InternetChecksum.Finish(InternetChecksum.Add(PseudoHeaderSum(sourceIp, destinationIp, udpLength), udp)) != 0)
+        var checksum = BinaryPrimitives.ReadUInt16BigEndian(udp[6..]);
+        var pseudo = PseudoHeaderSum(sourceIp, destinationIp, udpLength);
+        if (checksum != 0 && InternetChecksum.Finish(InternetChecksum.Add(pseudo, udp)) != 0
+            && !(acceptPartialChecksum && checksum == (ushort)~InternetChecksum.Finish(pseudo)))
         {
             return UdpParseStatus.BadUdpChecksum;
         }

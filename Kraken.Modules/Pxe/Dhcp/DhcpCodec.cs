@@ -244,6 +244,9 @@ public static class DhcpCodec
             case DhcpOption.Ipxe:
                 Keep(ref m.IpxeOptions, offset, v.Length);
                 break;
+            case DhcpOption.RelayAgentInformation:
+                Keep(ref m.RelayAgentInformation, offset, v.Length);
+                break;
             default:
                 break;
         }

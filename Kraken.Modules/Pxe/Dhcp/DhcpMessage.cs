@@ -52,6 +52,7 @@ public struct DhcpMessage
     public OptionSlice HostName;
     public OptionSlice ParameterRequestList;
     public OptionSlice IpxeOptions;
+    public OptionSlice RelayAgentInformation;
 
     public readonly bool Broadcast => (Flags & BroadcastFlag) != 0;
 

@@ -26,6 +26,7 @@ public static class DhcpOption
     public const byte TftpServerName = 66;
     public const byte BootFileName = 67;
     public const byte UserClass = 77;               // RFC 3004
+    public const byte RelayAgentInformation = 82;   // RFC 3046: echoed to the relay
     public const byte ClientArch = 93;              // RFC 4578
     public const byte ClientNdi = 94;               // RFC 4578
     public const byte ClientUuid = 97;              // RFC 4578: type 0 + 16-byte GUID

@@ -112,6 +112,7 @@ public sealed partial class DhcpServer
         writer.Option(DhcpOption.MessageType, (byte)DhcpMessageType.Nak);
         writer.OptionUInt32(DhcpOption.ServerIdentifier, _serverIp);
         writer.OptionAscii(DhcpOption.Message, "requested address is not bound to this client");
+        EchoRelayAgentInformation(ref writer, in request);
         var length = writer.Finish();
 
         // RFC 2131 4.3.2: a NAK is broadcast, or sent to the relay with the broadcast bit set.
@@ -206,9 +207,13 @@ public sealed partial class DhcpServer
             writer.Option(DhcpOption.Ipxe, IpxeNoPxeDhcpSetting);
         }
 
+        EchoRelayAgentInformation(ref writer, in request);
         var length = writer.Finish();
-        DhcpLog.Answered(_logger, DhcpCounters.TypeName(type), binding.Address.ToString(), m.ClientMac.ToString(), binding.Node,
-            DhcpCounters.TypeName(m.MessageType));
+        if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            DhcpLog.Answered(_logger, DhcpCounters.TypeName(type), binding.Address.ToString(), m.ClientMac.ToString(), binding.Node,
+                DhcpCounters.TypeName(m.MessageType));
+        }
 
         // RFC 2131 4.1: relay first, then a configured client (ciaddr), then broadcast if asked, else unicast to
         // yiaddr at chaddr (the raw link needs no ARP entry for that).
@@ -225,6 +230,15 @@ public sealed partial class DhcpServer
         return m.Broadcast || address == 0
             ? Frame(output, MacAddress.Broadcast, Ipv4.Broadcast, ClientPort, length, type)
             : Frame(output, m.ClientMac, address, ClientPort, length, type);
+    }
+
+    /// <summary>RFC 3046 2.2: a relay's option 82 comes back unchanged, last before the end option.</summary>
+    private static void EchoRelayAgentInformation(ref DhcpWriter writer, in Request request)
+    {
+        if (request.Message.RelayAddress != 0 && request.Message.RelayAgentInformation.Present)
+        {
+            writer.Option(DhcpOption.RelayAgentInformation, request.Message.RelayAgentInformation.Of(request.Datagram));
+        }
     }
 
     private string? BootFile(in DhcpMessage m, DhcpBinding binding, bool isIpxe, bool pxe, bool http)

@@ -68,6 +68,26 @@ public sealed partial class DhcpServer : IAsyncDisposable
 
         var token = running.Token;
         DhcpLog.Started(_logger, _link.Name, _link.HardwareAddress.ToString(), _options.ServerAddress.ToString());
+        if (_link is IBlockingRawLink blocking)
+        {
+            try
+            {
+                // A real link gets a thread of its own: receive, answer and send without a thread-pool hop.
+                await Task.Factory.StartNew(() => BlockingLoop(blocking, token), token, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                // Stopped.
+            }
+            finally
+            {
+                Interlocked.CompareExchange(ref _running, null, running);
+            }
+
+            return;
+        }
+
         var receive = new byte[_frameSize + 64];
         var send = new byte[_frameSize];
         try
@@ -120,6 +140,49 @@ public sealed partial class DhcpServer : IAsyncDisposable
         }
     }
 
+    private void BlockingLoop(IBlockingRawLink link, CancellationToken token)
+    {
+        var receive = new byte[_frameSize + 64];
+        var send = new byte[_frameSize];
+        while (!token.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = link.Receive(receive, token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                DhcpLog.ReceiveFailed(_logger, e, _link.Name);
+                throw;
+            }
+
+            var reply = Process(receive.AsSpan(0, length), send);
+            if (reply == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                link.Send(send.AsSpan(0, reply));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Counters.OnDropped(DhcpDropReason.SendFailed);
+                DhcpLog.SendFailed(_logger, e, MacAddress.Read(send.AsSpan(0, 6)).ToString(), _link.Name);
+            }
+        }
+    }
+
     /// <summary>Stops <see cref="RunAsync"/>; the link belongs to the caller and is not disposed.</summary>
     public ValueTask DisposeAsync()
     {
@@ -141,7 +204,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
     /// </summary>
     internal int Process(ReadOnlySpan<byte> frame, Span<byte> output)
     {
-        var status = UdpFrame.Parse(frame, out var udp);
+        var status = UdpFrame.Parse(frame, out var udp, acceptPartialChecksum: true);
         if (status != UdpParseStatus.Ok)
         {
             return Drop(status is UdpParseStatus.NotIpv4 or UdpParseStatus.NotUdp ? DhcpDropReason.NotDhcp : DhcpDropReason.BadFrame);
@@ -184,7 +247,10 @@ public sealed partial class DhcpServer : IAsyncDisposable
         if (!TryGetBinding(message.ClientMac, out var binding))
         {
             Observe(in request, null, null, acked: false);
-            DhcpLog.UnknownClient(_logger, DhcpCounters.TypeName(message.MessageType), message.ClientMac.ToString());
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                DhcpLog.UnknownClient(_logger, DhcpCounters.TypeName(message.MessageType), message.ClientMac.ToString());
+            }
             return Drop(DhcpDropReason.UnknownClient);
         }
 

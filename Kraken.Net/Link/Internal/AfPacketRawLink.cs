@@ -7,7 +7,7 @@ using System.Runtime.InteropServices;
 
 namespace Kraken.Net.Link.Internal;
 
-internal sealed class AfPacketRawLink : IRawLink
+internal sealed class AfPacketRawLink : IBlockingRawLink
 {
     private const int SolSocket = 1;
     private const int SoAttachFilter = 26;
@@ -54,6 +54,7 @@ internal sealed class AfPacketRawLink : IRawLink
             }
 
             socket.ReceiveBufferSize = 4 << 20;
+            socket.ReceiveTimeout = 250;    // only the blocking Receive sees it
             socket.SendBufferSize = 1 << 20;
             socket.Bind(new LinkLayerEndPoint(index, EthPAll));
             return new AfPacketRawLink(name, socket, mac, mtu);
@@ -96,6 +97,32 @@ internal sealed class AfPacketRawLink : IRawLink
             return length;
         }
     }
+
+    public int Receive(Span<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int length;
+            try
+            {
+                length = _socket.Receive(buffer, SocketFlags.None);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.Interrupted)
+            {
+                continue;   // the receive timeout: a chance to notice cancellation
+            }
+
+            if (length >= 12 && buffer.Slice(6, 6).SequenceEqual(_mac))
+            {
+                continue;
+            }
+
+            return length;
+        }
+    }
+
+    public void Send(ReadOnlySpan<byte> frame) => _socket.Send(frame, SocketFlags.None);
 
     public ValueTask DisposeAsync()
     {

@@ -8,7 +8,7 @@ using SharpPcap.LibPcap;
 
 namespace Kraken.Net.Link.Internal;
 
-internal sealed class PcapRawLink : IRawLink
+internal sealed class PcapRawLink : IBlockingRawLink
 {
     private readonly LibPcapLiveDevice _device;
     private readonly byte[] _mac;
@@ -16,6 +16,7 @@ internal sealed class PcapRawLink : IRawLink
     private readonly Thread _reader;
     private readonly object _sendGate = new();
     private volatile bool _disposed;
+    private int _mode;      // 0 unused, 1 async (reader thread), 2 blocking (caller's thread)
     private long _overflow;
 
     private PcapRawLink(string name, LibPcapLiveDevice device, PhysicalAddress mac, int mtu)
@@ -64,9 +65,7 @@ internal sealed class PcapRawLink : IRawLink
                 device.Filter = filter.ToPcapExpression();
             }
 
-            var link = new PcapRawLink(name, device, mac, mtu);
-            link._reader.Start();
-            return link;
+            return new PcapRawLink(name, device, mac, mtu);
         }
         catch
         {
@@ -133,11 +132,63 @@ internal sealed class PcapRawLink : IRawLink
 
     public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (Interlocked.CompareExchange(ref _mode, 1, 0) == 0)
+        {
+            _reader.Start();
+        }
+        else if (_mode != 1)
+        {
+            throw new InvalidOperationException("this link is read with blocking Receive");
+        }
+
         var (frame, length) = await _frames.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var copied = Math.Min(length, buffer.Length);
         frame.AsSpan(0, copied).CopyTo(buffer.Span);
         ArrayPool<byte>.Shared.Return(frame);
         return copied;
+    }
+
+    public int Receive(Span<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _mode, 2, 0) is not (0 or 2))
+        {
+            throw new InvalidOperationException("this link is read with ReceiveAsync");
+        }
+
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var status = _device.GetNextPacket(out var capture);
+            if (status == GetPacketStatus.Error)
+            {
+                throw new IOException($"pcap read on {Name} failed");
+            }
+
+            if (status != GetPacketStatus.PacketRead)
+            {
+                continue;   // the read timeout
+            }
+
+            var data = capture.Data;
+            if (data.Length >= 12 && data.Slice(6, 6).SequenceEqual(_mac))
+            {
+                continue;
+            }
+
+            var length = Math.Min(data.Length, buffer.Length);
+            data[..length].CopyTo(buffer);
+            return length;
+        }
+    }
+
+    public void Send(ReadOnlySpan<byte> frame)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_sendGate)
+        {
+            _device.SendPacket(frame);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -148,7 +199,10 @@ internal sealed class PcapRawLink : IRawLink
         }
 
         _disposed = true;
-        await Task.Run(() => _reader.Join(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+        if (_reader.IsAlive)
+        {
+            await Task.Run(() => _reader.Join(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+        }
         _device.Close();
         while (_frames.Reader.TryRead(out var item))
         {

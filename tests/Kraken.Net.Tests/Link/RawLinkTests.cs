@@ -123,4 +123,64 @@ public class RealRawLinkTests
         using var brief = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await server.ReceiveAsync(buffer, brief.Token));
     }
+
+    [Theory]
+    [InlineData(RawLinkKind.Pcap)]
+    [InlineData(RawLinkKind.AfPacket)]
+    public async Task EtherType_and_icmpv6_filters_select_their_frames(RawLinkKind kind)
+    {
+        using var net = new VethNamespaces();
+        await using var either = NetworkNamespace.OpenLink(net.NamespaceA, net.InterfaceA, kind, new RawLinkFilter(UdpPort: 67, EtherType: 0x88b5));
+        await using var icmp = NetworkNamespace.OpenLink(net.NamespaceA, net.InterfaceA, kind, new RawLinkFilter(Icmpv6: true));
+        await using var sender = NetworkNamespace.OpenLink(net.NamespaceB, net.InterfaceB, RawLinkKind.AfPacket, RawLinkFilter.All);
+        var from = MacAddress.From(sender.HardwareAddress);
+
+        var experimental = new byte[60];
+        MacAddress.Broadcast.Write(experimental);
+        from.Write(experimental.AsSpan(6));
+        experimental[12] = 0x88;
+        experimental[13] = 0xb5;
+        experimental[14] = 0xee;
+
+        var icmpv6 = new byte[14 + 40 + 8];
+        new MacAddress(0x3333_0000_0002).Write(icmpv6);       // all-routers multicast
+        from.Write(icmpv6.AsSpan(6));
+        icmpv6[12] = 0x86;
+        icmpv6[13] = 0xdd;
+        icmpv6[14] = 0x60;
+        icmpv6[19] = 8;         // payload length
+        icmpv6[20] = 58;        // next header ICMPv6
+        icmpv6[21] = 255;
+        icmpv6[54] = 133;       // router solicitation
+
+        var wrongPort = new byte[UdpFrame.HeaderLength + 8];
+        UdpFrame.Write(wrongPort, from, MacAddress.Broadcast, 0, Ipv4.Broadcast, 68, 68, new byte[8]);
+        var rightPort = new byte[UdpFrame.HeaderLength + 9];
+        UdpFrame.Write(rightPort, from, MacAddress.Broadcast, 0, Ipv4.Broadcast, 68, 67, new byte[9]);
+
+        foreach (var frame in new[] { wrongPort, icmpv6, experimental, rightPort })
+        {
+            await sender.SendAsync(frame);
+        }
+
+        var buffer = new byte[2048];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal(experimental.Length, await either.ReceiveAsync(buffer, timeout.Token));
+        Assert.Equal(0xee, buffer[14]);
+        Assert.Equal(rightPort.Length, await either.ReceiveAsync(buffer, timeout.Token));
+
+        // The kernel may add its own router solicitations and neighbour discovery: skip to ours.
+        while (true)
+        {
+            var length = await icmp.ReceiveAsync(buffer, timeout.Token);
+            Assert.Equal(58, buffer[20]);
+            if (length == icmpv6.Length && buffer[54] == 133 && MacAddress.Read(buffer.AsSpan(6)) == from)
+            {
+                break;
+            }
+        }
+
+        using var brief = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await either.ReceiveAsync(buffer, brief.Token));
+    }
 }

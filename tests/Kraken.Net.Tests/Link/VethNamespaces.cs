@@ -19,6 +19,8 @@ internal sealed class VethNamespaces : IDisposable
             Ip("link", "add", InterfaceA, "netns", NamespaceA, "type", "veth", "peer", "name", InterfaceB, "netns", NamespaceB);
             Ip("-n", NamespaceA, "link", "set", InterfaceA, "up");
             Ip("-n", NamespaceB, "link", "set", InterfaceB, "up");
+            WaitUntilUp(NamespaceA, InterfaceA);
+            WaitUntilUp(NamespaceB, InterfaceB);
         }
         catch
         {
@@ -35,7 +37,25 @@ internal sealed class VethNamespaces : IDisposable
 
     public string InterfaceB { get; }
 
-    public static void Ip(params string[] arguments)
+    /// <summary>A veth drops what it is given until its carrier is up, which can take a moment on a busy machine.</summary>
+    private static void WaitUntilUp(string ns, string name)
+    {
+        for (var attempt = 0; attempt < 250; attempt++)
+        {
+            if (IpOutput("-n", ns, "-o", "link", "show", "dev", name).Contains("state UP", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            Thread.Sleep(20);
+        }
+
+        throw new InvalidOperationException($"{name} in {ns} did not come up");
+    }
+
+    public static void Ip(params string[] arguments) => IpOutput(arguments);
+
+    private static string IpOutput(params string[] arguments)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var argument in arguments)
@@ -44,13 +64,15 @@ internal sealed class VethNamespaces : IDisposable
         }
 
         using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEnd();
-        process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"ip {string.Join(' ', arguments)}: {error}");
+            throw new InvalidOperationException($"ip {string.Join(' ', arguments)}: {error.Result}");
         }
+
+        return output;
     }
 
     public void Dispose()

@@ -121,6 +121,23 @@ public class UdpFrameTests
     }
 
     [Fact]
+    public void A_partial_offload_checksum_is_accepted_only_when_asked()
+    {
+        var frame = Ours(Payload(40));
+        var udpLength = (ushort)(8 + 40);
+        ulong pseudo = (SourceIp >> 16) + (SourceIp & 0xffff) + (DestinationIp >> 16) + (DestinationIp & 0xffff) + 17u + udpLength;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(40), (ushort)~InternetChecksum.Finish(pseudo));
+
+        Assert.Equal(UdpParseStatus.BadUdpChecksum, UdpFrame.Parse(frame, out _));
+        Assert.Equal(UdpParseStatus.Ok, UdpFrame.Parse(frame, out var info, acceptPartialChecksum: true));
+        Assert.Equal(40, info.PayloadLength);
+
+        frame[^1] ^= 1;     // a full but wrong checksum is still wrong
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(40), 0x1234);
+        Assert.Equal(UdpParseStatus.BadUdpChecksum, UdpFrame.Parse(frame, out _, acceptPartialChecksum: true));
+    }
+
+    [Fact]
     public void Ethernet_padding_after_the_datagram_is_ignored()
     {
         var frame = Ours(Payload(4));
