@@ -208,7 +208,19 @@ public sealed class TftpServer : IAsyncDisposable
         var client = Copy(from);
         var clientEndPoint = (IPEndPoint)Options.Endpoint.Create(client);
         var local = Options.Endpoint.Address;
-        var session = new TftpSession(this, request!, client, clientEndPoint, local);
+        TftpSession session;
+        try
+        {
+            session = new TftpSession(this, request!, client, clientEndPoint, local);
+        }
+        catch (SocketException)
+        {
+            // No port or descriptor left for a transfer socket: the client may try again later.
+            Drop(from, TftpDropReason.Busy);
+            await ReplyErrorAsync(socket, from, TftpErrorCode.NotDefined, "Server busy").ConfigureAwait(false);
+            return;
+        }
+
         if (!_sessions.TryAdd(client, session))
         {
             Drop(from, TftpDropReason.DuplicateRequest);

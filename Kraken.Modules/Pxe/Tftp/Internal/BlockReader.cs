@@ -1,5 +1,6 @@
 // Reads a file's content one block at a time, as octets or converted to netascii (RFC 764 end of lines).
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Kraken.Modules.Pxe.Tftp.Internal;
 
@@ -44,6 +45,7 @@ internal sealed class BlockReader : IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadFullAsync(Memory<byte> dest, CancellationToken cancellationToken)
     {
         var n = 0;
@@ -61,6 +63,7 @@ internal sealed class BlockReader : IDisposable
         return n;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadNetAsciiAsync(Memory<byte> dest, CancellationToken cancellationToken)
     {
         var n = 0;

@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Kraken.Modules.Pxe.Tftp.Internal;
@@ -264,6 +265,7 @@ internal sealed class TftpSession
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]   // per window: no allocation when a send waits
     private async ValueTask SendRangeAsync(byte[] slots, int[] lengths, int slotSize, int window, long from, long to)
     {
         for (var i = from; i <= to; i++)
@@ -276,6 +278,7 @@ internal sealed class TftpSession
     }
 
     /// <summary>The next datagram from the client into <paramref name="buffer"/>, or -1 after the timeout.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]   // awaited once per window: pooled, not allocated
     private async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         _timer.CancelAfter(_timeout);
@@ -292,13 +295,20 @@ internal sealed class TftpSession
                 _timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _server.Time);
                 return -1;
             }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
+            {
+                // A datagram larger than any ACK or ERROR we accept: not ours to act on.
+                _server.Counters.Drop(TftpDropReason.BadTransferPacket);
+                continue;
+            }
 
             if (!_from.Equals(_client))
             {
-                // Another port or host on our TID: tell it, and keep the transfer going (RFC 1350).
+                // Another port or host on our TID: tell it, and keep the transfer going (RFC 1350). Its
+                // datagram is not needed any more, so the answer is written over it.
                 _server.Counters.Drop(TftpDropReason.UnknownTransferId);
-                var len = TftpWire.WriteError(_control.AsSpan(n), TftpErrorCode.UnknownTransferId, "Unknown transfer ID");
-                await SendToAsync(_control.AsMemory(n, len), _from).ConfigureAwait(false);
+                var len = TftpWire.WriteError(_control, TftpErrorCode.UnknownTransferId, "Unknown transfer ID");
+                await SendToAsync(_control.AsMemory(0, len), _from).ConfigureAwait(false);
                 continue;
             }
 
