@@ -318,7 +318,7 @@ public ref struct DhcpWriter
     {
         if (data.Length > byte.MaxValue || data.Length + 2 > Remaining)
         {
-            throw new InvalidOperationException($"option {code} of {data.Length} bytes does not fit");
+            throw new DhcpReplyTooLargeException($"option {code} of {data.Length} bytes does not fit");
         }
 
         _buffer[_position] = code;
@@ -368,5 +368,23 @@ public ref struct DhcpWriter
             var c = text[i];
             destination[i] = c is >= ' ' and <= '~' ? (byte)c : (byte)'?';
         }
+    }
+}
+
+/// <summary>A message does not fit the space given to <see cref="DhcpWriter"/>.</summary>
+public sealed class DhcpReplyTooLargeException : InvalidOperationException
+{
+    public DhcpReplyTooLargeException()
+    {
+    }
+
+    public DhcpReplyTooLargeException(string message)
+        : base(message)
+    {
+    }
+
+    public DhcpReplyTooLargeException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

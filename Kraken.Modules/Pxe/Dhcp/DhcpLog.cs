@@ -32,6 +32,9 @@ internal static partial class DhcpLog
     [LoggerMessage(10, LogLevel.Warning, "DHCP dropped {Count} malformed frame(s) on {Interface}; the latest: {Reason}.")]
     public static partial void MalformedTraffic(ILogger logger, long count, string @interface, DhcpDropReason reason);
 
+    [LoggerMessage(11, LogLevel.Error, "DHCP failed to handle a frame on {Interface}; it was dropped.")]
+    public static partial void InternalError(ILogger logger, Exception exception, string @interface);
+
     [LoggerMessage(9, LogLevel.Warning, "DHCP observer threw.")]
     public static partial void ObserverThrew(ILogger logger, Exception exception);
 }

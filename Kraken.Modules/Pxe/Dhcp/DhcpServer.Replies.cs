@@ -39,6 +39,7 @@ public sealed partial class DhcpServer
 
             if (m.RequestedAddress is not { } selected)
             {
+                Observe(in request, binding, null, acked: false);
                 return Drop(DhcpDropReason.BadRequest);
             }
 
@@ -54,6 +55,7 @@ public sealed partial class DhcpServer
         }
         else
         {
+            Observe(in request, binding, null, acked: false);
             return Drop(DhcpDropReason.BadRequest);
         }
 
@@ -73,6 +75,7 @@ public sealed partial class DhcpServer
         var m = request.Message;
         if (m.ServerIdentifier is { } serverId && serverId != _serverIp)
         {
+            Observe(in request, binding, null, acked: false);
             return Drop(DhcpDropReason.OtherServer);
         }
 
@@ -88,6 +91,7 @@ public sealed partial class DhcpServer
         var m = request.Message;
         if (m.ServerIdentifier is { } serverId && serverId != _serverIp)
         {
+            Observe(in request, binding, null, acked: false);
             return Drop(DhcpDropReason.OtherServer);
         }
 
@@ -177,6 +181,11 @@ public sealed partial class DhcpServer
         if (_options.DomainName is { Length: > 0 } domain)
         {
             writer.OptionAscii(DhcpOption.DomainName, domain);
+        }
+
+        if (bootFile is not null && m.Requested(datagram, DhcpOption.TftpServerName))
+        {
+            writer.OptionAscii(DhcpOption.TftpServerName, _serverAddressText);    // firmware that ignores siaddr
         }
 
         if (bootFile is not null && m.Requested(datagram, DhcpOption.BootFileName))

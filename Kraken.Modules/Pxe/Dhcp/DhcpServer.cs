@@ -18,6 +18,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly uint _serverIp;
+    private readonly string _serverAddressText;
     private readonly MacAddress _serverMac;
     private readonly uint _leaseSeconds;
     private readonly uint[] _dns;
@@ -43,6 +44,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
         _time = time;
         _logger = logger;
         _serverIp = Ipv4.ToUInt32(options.ServerAddress);
+        _serverAddressText = options.ServerAddress.ToString();
         _serverMac = MacAddress.From(link.HardwareAddress);
         _leaseSeconds = (uint)options.LeaseTime.TotalSeconds;
         _dns = options.DnsServers.Select(Ipv4.ToUInt32).ToArray();
@@ -108,7 +110,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
                     break;
                 }
 
-                var reply = Process(receive.AsSpan(0, length), send);
+                var reply = ProcessSafely(receive.AsSpan(0, length), send);
                 if (reply == 0)
                 {
                     continue;
@@ -165,7 +167,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
                 throw;
             }
 
-            var reply = Process(receive.AsSpan(0, length), send);
+            var reply = ProcessSafely(receive.AsSpan(0, length), send);
             if (reply == 0)
             {
                 continue;
@@ -196,6 +198,24 @@ public sealed partial class DhcpServer : IAsyncDisposable
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>One frame must never stop the loop, whatever goes wrong with it.</summary>
+    private int ProcessSafely(ReadOnlySpan<byte> frame, Span<byte> output)
+    {
+        try
+        {
+            return Process(frame, output);
+        }
+        catch (DhcpReplyTooLargeException)
+        {
+            return Drop(DhcpDropReason.ReplyTooLarge);
+        }
+        catch (Exception e)
+        {
+            DhcpLog.InternalError(_logger, e, _link.Name);
+            return Drop(DhcpDropReason.InternalError);
+        }
     }
 
     /// <summary>

@@ -92,4 +92,8 @@ public enum DhcpDropReason
     UnknownClient,
     /// <summary>Sending the reply failed.</summary>
     SendFailed,
+    /// <summary>The reply did not fit the client's maximum message size or the MTU.</summary>
+    ReplyTooLarge,
+    /// <summary>A fault of ours while handling the message (logged as an error).</summary>
+    InternalError,
 }

@@ -102,9 +102,10 @@ public class DhcpServerTests
         await using var dhcp = new InMemoryDhcp(o => o.IpxeNoPxeDhcp = false);
         byte[] uuid = [0, .. Enumerable.Range(0x40, 16).Select(i => (byte)i)];
         var offer = await dhcp.Exchange(Discover(options: o => o.Add(DhcpOption.ClientArch, 0, 7).Add(DhcpOption.ClientUuid, uuid)
-            .Add(DhcpOption.ParameterRequestList, 1, 3, 67).Add(DhcpOption.Ipxe, 19, 1, 1)));
+            .Add(DhcpOption.ParameterRequestList, 1, 3, 66, 67).Add(DhcpOption.Ipxe, 19, 1, 1)));
         Assert.Equal(uuid, offer.Option(DhcpOption.ClientUuid).ToArray());
         Assert.Equal(offer.File, offer.Text(DhcpOption.BootFileName));
+        Assert.Equal("198.18.0.1", offer.Text(DhcpOption.TftpServerName));
         Assert.False(offer.Has(DhcpOption.Ipxe));
         Assert.Equal(DhcpClientArch.UefiX64, dhcp.Observations[0].Arch);
     }
@@ -148,6 +149,8 @@ public class DhcpServerTests
         await dhcp.ExpectSilence();
         Assert.Equal(1, dhcp.Server.Counters.Dropped(DhcpDropReason.OtherServer));
         Assert.Equal(1, dhcp.Server.Counters.Dropped(DhcpDropReason.BadRequest));
+        Assert.Equal(7, dhcp.Observations.Count);     // every REQUEST, answered or not
+        Assert.Equal(2, dhcp.Observations.Count(o => o.Acked));
         Assert.Equal(3, dhcp.Server.Counters.Sent(DhcpMessageType.Nak));
     }
 
@@ -261,6 +264,54 @@ public class DhcpServerTests
         Assert.Equal(1, counters.Dropped(DhcpDropReason.BadFrame));
         Assert.Equal(1, counters.Dropped(DhcpDropReason.NotForUs));
         Assert.Equal(1, counters.Received(DhcpMessageType.Discover));
+    }
+
+    [Fact]
+    public async Task A_reply_that_cannot_fit_the_clients_maximum_size_is_dropped_and_counted()
+    {
+        await using var dhcp = new InMemoryDhcp(o =>
+        {
+            o.DnsServers = Enumerable.Range(1, 63).Select(i => System.Net.IPAddress.Parse($"198.18.2.{i}")).ToList();
+            o.DomainName = string.Join('.', Enumerable.Repeat("a-rather-long-label", 12));
+        });
+        await dhcp.Send(DhcpFrames.Frame(Discover(options: o => o.Add(DhcpOption.MaxMessageSize, 0x02, 0x40)), ClientMac));   // 576
+        await dhcp.ExpectSilence();
+        Assert.Equal(1, dhcp.Server.Counters.Dropped(DhcpDropReason.ReplyTooLarge));
+
+        var offer = await dhcp.Exchange(Discover(options: o => o.Add(DhcpOption.MaxMessageSize, 0x05, 0xdc)));     // 1500
+        Assert.Equal(63 * 4, offer.Option(DhcpOption.DomainNameServer).Length);
+    }
+
+    [Fact]
+    public void Answering_allocates_nothing_per_message()
+    {
+        var link = new Kraken.Net.Link.InMemorySegment().Attach("x", ServerMac.ToPhysicalAddress());
+        var bindings = new DhcpBindingTable([new(ClientMac, new DhcpBinding(Node, System.Net.IPAddress.Parse("198.18.0.10"), 24,
+            System.Net.IPAddress.Parse("198.18.0.254"), "n0010"))]);
+        var server = new DhcpServer(new DhcpServerOptions { ServerAddress = System.Net.IPAddress.Parse("198.18.0.1"), DomainName = "cluster.test" },
+            link, bindings, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var discover = DhcpFrames.Frame(Discover(options: o => o.Add(DhcpOption.ClientArch, 0, 7).Text(DhcpOption.VendorClass, "PXEClient")), ClientMac);
+        var request = DhcpFrames.Frame(DhcpFrames.Message(DhcpMessageType.Request, ClientMac,
+            options: o => o.Address(DhcpOption.ServerIdentifier, DhcpFrames.ServerIp).Address(DhcpOption.RequestedAddress, Ip.Of("198.18.0.10"))), ClientMac);
+        var output = new byte[1514];
+        for (var i = 0; i < 100; i++)
+        {
+            server.Process(discover, output);
+            server.Process(request, output);
+        }
+
+        var replies = 0;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            replies += server.Process(discover, output) > 0 ? 1 : 0;
+            replies += server.Process(request, output) > 0 ? 1 : 0;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(2000, replies);
+        Assert.Equal(0, allocated);
+        Assert.Equal(1100, server.Counters.Sent(DhcpMessageType.Ack));
     }
 
     [Fact]
