@@ -23,6 +23,9 @@ internal sealed record TestReadOptions
 
     public bool TransferSize { get; init; }
 
+    /// <summary>The RFC 2349 timeout option (seconds) to ask the server for.</summary>
+    public int? ServerTimeout { get; init; }
+
     public string Mode { get; init; } = "octet";
 
     /// <summary>Called for every DATA packet (block index from 1, attempt from 1); true = lose it.</summary>
@@ -194,6 +197,12 @@ internal static class TestTftpClient
         {
             Put(ms, "tsize");
             Put(ms, "0");
+        }
+
+        if (options.ServerTimeout is { } t)
+        {
+            Put(ms, "timeout");
+            Put(ms, t.ToString(CultureInfo.InvariantCulture));
         }
 
         if (options.WindowSize is { } w)

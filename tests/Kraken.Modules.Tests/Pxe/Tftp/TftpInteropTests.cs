@@ -91,20 +91,37 @@ public sealed class TftpInteropTests
     }
 
     [Fact]
-    public async Task Block_numbers_roll_over_past_65535_for_tftp_hpa()
+    public async Task Block_numbers_roll_over_past_65535_for_tftp_hpa_and_windowed_atftp()
     {
-        await using var server = await TftpTestServer.StartAsync();
+        // The one test with a file over 32 MiB: every wrap case shares it.
+        await using var server = await TftpTestServer.StartAsync(o => o.Timeout = TimeSpan.FromMilliseconds(200));
         const long size = (65536L * 512) + 100_000;   // 65,731 blocks of 512 bytes: wraps to block 0 and on
         var sha = server.AddFile("big.img", size, seed: 11);
         var local = Path.Combine(server.Root, "..", Path.GetFileName(server.Root) + ".out");
         try
         {
+            // Lockstep, then windows of 7 (so a window straddles the wrap: 65535, 0, 1, ...).
             var (exit, output) = await TftpTools.RunAsync("tftp", TftpTools.TftpHpa(Host, server.Port, "big.img", local), TimeSpan.FromSeconds(180));
             Assert.True(exit == 0, output);
             Assert.Equal(sha, TftpTestServer.Sha256(local));
-            await server.WaitForFinishedAsync(1);
-            Assert.Equal(size, server.Server.Counters.BytesSent);
-            Assert.True(server.Server.Counters.BlocksSent > 65536);
+            File.Delete(local);
+            (exit, output) = await TftpTools.RunAsync("atftp", TftpTools.Atftp(Host, server.Port, "big.img", local, "blksize 512", "windowsize 7"), TimeSpan.FromSeconds(180));
+            Assert.True(exit == 0, output);
+            Assert.Equal(sha, TftpTestServer.Sha256(local));
+
+            // Losses in windows around the wrap (block 65536 travels as number 0) are recovered.
+            var lossy = await TestTftpClient.ReadAsync(server.EndPoint, "big.img", new TestReadOptions
+            {
+                BlockSize = 512,
+                WindowSize = 8,
+                Lose = (block, attempt) => (block is 65533 or 65536 && attempt == 1) || (block == 65538 && attempt <= 2),
+            });
+            Assert.Equal(sha, TftpTestServer.Sha256(lossy.Data));
+            await server.WaitForFinishedAsync(3);
+            Assert.Equal(3, server.Server.Counters.TransfersCompleted);
+            Assert.Equal(3 * size, server.Server.Counters.BytesSent);
+            Assert.True(server.Server.Counters.BlocksSent > 3 * 65536);
+            Assert.True(server.Server.Counters.Retransmissions > 0);
         }
         finally
         {

@@ -165,6 +165,11 @@ public sealed class TftpRobustnessTests
         await server.WaitForFinishedAsync(1);
         Assert.Equal(1, server.Server.Counters.TransfersFailed);
         Assert.Equal(4, server.Server.Counters.BlocksSent);   // block 1 and three retransmissions
+        for (var i = 0; i < 250 && Volatile.Read(ref finished) is null; i++)
+        {
+            await Task.Delay(20);   // the event follows the counters
+        }
+
         Assert.NotNull(finished);
         Assert.False(finished!.Completed);
         Assert.Contains("timeout", finished.Error, StringComparison.Ordinal);
