@@ -55,6 +55,7 @@ public sealed partial class HttpBootServer : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private WebApplication? _app;
+    private long _lastRefusedLog = long.MinValue;
 
     /// <param name="options">Where to listen and what to serve.</param>
     /// <param name="files">Renders scripts and maps client addresses to nodes; null serves files only.</param>
@@ -152,7 +153,7 @@ public sealed partial class HttpBootServer : IAsyncDisposable
                 return;
             case BootRoot.Result.Refused:
                 Counters.Error(HttpBootError.Refused);
-                Log.Refused(_logger, client, path);
+                LogRefused(client, path);
                 response.StatusCode = StatusCodes.Status403Forbidden;
                 return;
             default:
@@ -304,6 +305,17 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         }
     }
 
+    /// <summary>At most one warning per 10 s: a scanner must not flood the log (the counter has every one).</summary>
+    private void LogRefused(IPEndPoint client, string path)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastRefusedLog);
+        if (now - last >= 10_000 && Interlocked.CompareExchange(ref _lastRefusedLog, now, last) == last)
+        {
+            Log.Refused(_logger, client, path, Counters.Refused);
+        }
+    }
+
     private NodeId? NodeOf(IPAddress address) =>
         _files is not null && _files.Nodes.TryGetByAddress(address, out var node) ? node.Id : null;
 
@@ -329,8 +341,8 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "{Client} GET {Path}: {Status}, {Bytes} bytes, completed {Completed}")]
         public static partial void Fetched(ILogger logger, IPEndPoint client, string path, int status, long bytes, bool completed);
 
-        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Client} asked for {Path}, outside the boot root: refused")]
-        public static partial void Refused(ILogger logger, IPEndPoint client, string path);
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Client} asked for {Path}, outside the boot root: refused ({Total} refused so far)")]
+        public static partial void Refused(ILogger logger, IPEndPoint client, string path, long total);
 
         [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "A fetch handler failed")]
         public static partial void HandlerFailed(ILogger logger, Exception exception);
