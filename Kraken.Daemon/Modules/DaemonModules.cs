@@ -65,5 +65,7 @@ public static class DaemonModuleRegistration
     /// The modules the shipped daemon registers. Add one line per module here; its configuration lives in
     /// <c>Modules:{Name}</c>.
     /// </summary>
-    internal static IServiceCollection AddBuiltInModules(this IServiceCollection services) => services.AddKrakenModule<PowerDaemonModule>();
+    internal static IServiceCollection AddBuiltInModules(this IServiceCollection services) => services
+        .AddKrakenModule<PowerDaemonModule>()
+        .AddKrakenModule<PxeDaemonModule>();
 }

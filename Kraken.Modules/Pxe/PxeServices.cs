@@ -1,0 +1,190 @@
+// The PXE services of one boot segment: DHCP on a raw link, TFTP, HTTP boot and router advertisements, wired
+// to the PXE reconcile module.
+using System.Net;
+using System.Net.NetworkInformation;
+using Kraken.Modules.Pxe.Dhcp;
+using Kraken.Modules.Pxe.Http;
+using Kraken.Modules.Pxe.Ipv6;
+using Kraken.Modules.Pxe.Tftp;
+using Kraken.Net.Link;
+using Kraken.Tree.State;
+using Microsoft.Extensions.Logging;
+
+namespace Kraken.Modules.Pxe;
+
+/// <summary>
+/// Composes, for one interface: a <see cref="DhcpServer"/> on a raw link (answering the nodes this daemon boots,
+/// or only registered ones), a <see cref="TftpServer"/> serving <see cref="BootFileSource"/>, an
+/// <see cref="HttpBootServer"/>, and a <see cref="RouterAdvertiser"/>; and the <see cref="PxeModule"/> that
+/// turns what they see into discoveries. Created stopped; <see cref="StartAsync"/> binds everything or nothing.
+/// </summary>
+public sealed class PxeServices : IAsyncDisposable
+{
+    private readonly PxeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly Func<string, RawLinkFilter, IRawLink> _openLink;
+    private readonly StoreDhcpBindings _bindings;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly List<IRawLink> _links = [];
+    private bool _disposed;
+
+    /// <param name="options">Validated here (<see cref="PxeConfigException"/> names the bad key).</param>
+    /// <param name="store">The daemon's store.</param>
+    /// <param name="inSubtree">The nodes this daemon boots (see <see cref="BootNodeDirectory.ChildrenOf"/>).</param>
+    /// <param name="time">The clock for DHCP and TFTP timers.</param>
+    /// <param name="loggerFactory">For every service's logs.</param>
+    /// <param name="openLink">Opens a raw link on an interface with a filter; default <see cref="RawLink.Open"/> with <see cref="PxeOptions.LinkKind"/>.</param>
+    public PxeServices(PxeOptions options, StateStore store, Func<NodeId, bool> inSubtree, TimeProvider time, ILoggerFactory loggerFactory, Func<string, RawLinkFilter, IRawLink>? openLink = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(inSubtree);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        options.Validate();
+        _options = options;
+        _time = time;
+        _loggerFactory = loggerFactory;
+        _openLink = openLink ?? ((name, filter) => RawLink.Open(name, options.LinkKind, filter));
+
+        var boot = options.Boot;
+        boot.ServerAddress = options.ServerAddress!;
+        boot.HttpBaseUrl ??= options.HttpBaseUrl;
+        Nodes = new BootNodeDirectory(store, inSubtree, boot.Interface);
+        try
+        {
+            Files = new BootFiles(boot, Nodes);
+        }
+        catch (BootTemplateException e)
+        {
+            Nodes.Dispose();
+            throw new PxeConfigException($"{nameof(PxeOptions.Boot)}:{e.Key}", e.Message[(e.Key.Length + 2)..]);
+        }
+
+        Module = new PxeModule(Nodes, options.Module, loggerFactory.CreateLogger<PxeModule>());
+        _bindings = new StoreDhcpBindings(store, inSubtree);
+    }
+
+    public BootNodeDirectory Nodes { get; }
+
+    public BootFiles Files { get; }
+
+    /// <summary>The reconcile module to hand to the engine.</summary>
+    public PxeModule Module { get; }
+
+    public DhcpServer? Dhcp { get; private set; }
+
+    public TftpServer? Tftp { get; private set; }
+
+    public HttpBootServer? Http { get; private set; }
+
+    public RouterAdvertiser? RouterAdvertiser { get; private set; }
+
+    /// <summary>Opens the links and sockets and starts every service; on any failure, closes what was opened and throws.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var dhcpLink = Open(new RawLinkFilter(UdpPort: DhcpServer.ServerPort));
+            Dhcp = new DhcpServer(_options.ToDhcp(), dhcpLink, new AnsweredBindings(_bindings, Module), _time, _loggerFactory.CreateLogger<DhcpServer>());
+            Dhcp.Observed += o => Module.ObserveDhcp(o.Mac, o.Node, o.Acked, o.IsIpxe || o.Arch != DhcpClientArch.Other);
+
+            if (_options.TftpRoot is { } tftpRoot)
+            {
+                Tftp = new TftpServer(
+                    new TftpServerOptions { Endpoint = new IPEndPoint(IPAddress.Any, _options.TftpPort) },
+                    new BootFileSource(Files, tftpRoot),
+                    _time,
+                    _loggerFactory.CreateLogger<TftpServer>());
+                Tftp.TransferFinished += t => Module.ObserveFetch(null, t.Client.Address, t.Path, t.Completed);
+                await Tftp.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (_options.BootRoot is { } bootRoot)
+            {
+                Http = new HttpBootServer(new HttpBootOptions { Endpoint = new IPEndPoint(IPAddress.Any, _options.HttpPort), Root = bootRoot }, Files, _loggerFactory);
+                Http.Fetched += f => Module.ObserveFetch(f.Node, f.Client.Address, f.Path, f.Completed);
+                await Http.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (_options.RouterAdvertisements)
+            {
+                RouterAdvertiser = new RouterAdvertiser(Open(new RawLinkFilter(Icmpv6: true)), _loggerFactory.CreateLogger<RouterAdvertiser>());
+                _loops.Add(Task.Run(() => RouterAdvertiser.RunAsync(_stop.Token), CancellationToken.None));
+            }
+
+            _loops.Add(Task.Run(() => Dhcp.RunAsync(_stop.Token), CancellationToken.None));
+        }
+        catch
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (Dhcp is not null)
+        {
+            await Dhcp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (RouterAdvertiser is not null)
+        {
+            await RouterAdvertiser.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var link in _links)
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _links.Clear();
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The loops end on cancellation; a link that failed under them has been logged by its server.
+        }
+
+        _loops.Clear();
+        if (Tftp is not null)
+        {
+            await Tftp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Http is not null)
+        {
+            await Http.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _bindings.Dispose();
+        Nodes.Dispose();
+        _stop.Dispose();
+    }
+
+    private IRawLink Open(RawLinkFilter filter)
+    {
+        var link = _openLink(_options.Interface, filter);
+        _links.Add(link);
+        return link;
+    }
+
+    /// <summary>The store's bindings, less the nodes the PXE module says not to answer (registered-only mode).</summary>
+    private sealed class AnsweredBindings(StoreDhcpBindings inner, PxeModule module) : IDhcpBindings
+    {
+        public bool TryGet(PhysicalAddress mac, out DhcpBinding binding) =>
+            inner.TryGet(mac, out binding) && module.ShouldAnswer(binding.Node);
+    }
+}

@@ -1,0 +1,30 @@
+// Parsing of the Range header: every form RFC 9110 defines for one range, and what is ignored.
+using Kraken.Modules.Pxe.Http;
+
+namespace Kraken.Modules.Tests.Pxe.Boot;
+
+public class ByteRangesTests
+{
+    [Theory]
+    [InlineData("bytes=0-99", 0L, 100L, true)]
+    [InlineData("bytes=990-", 990L, 10L, true)]
+    [InlineData("bytes=990-5000", 990L, 10L, true)]
+    [InlineData("bytes=-10", 990L, 10L, true)]
+    [InlineData("bytes=-5000", 0L, 1000L, true)]
+    [InlineData("BYTES=5-5", 5L, 1L, true)]
+    [InlineData("bytes=1000-", 0L, 0L, false)]
+    [InlineData("bytes=-0", 0L, 0L, false)]
+    public void Single_ranges_are_clamped_to_the_file(string header, long start, long count, bool satisfiable) =>
+        Assert.Equal((start, count, satisfiable), ByteRanges.Parse(header, 1000));
+
+    [Theory]
+    [InlineData("items=0-1")]
+    [InlineData("bytes=")]
+    [InlineData("bytes=5")]
+    [InlineData("bytes=9-3")]
+    [InlineData("bytes=a-b")]
+    [InlineData("bytes=+1-2")]
+    [InlineData("bytes=0-1,5-6")]
+    [InlineData("bytes=99999999999999999999-")]
+    public void Malformed_and_multiple_ranges_are_ignored(string header) => Assert.Null(ByteRanges.Parse(header, 1000));
+}
