@@ -55,6 +55,22 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
 
     private string IpmiToolStatus() => _bmc.IpmiTool(3, IpmiSimBmc.Password, "chassis", "power", "status");
 
+    /// <summary>
+    /// ipmitool's view once it shows <paramref name="expected"/> or the time is up: ipmi_sim derives power from
+    /// its start command's process, which a loaded machine may take a moment to start.
+    /// </summary>
+    private async Task<string> IpmiToolStatusAsync(string expected, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        string status;
+        while ((status = IpmiToolStatus()) != expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        return status;
+    }
+
     private async Task<JsonElement> RunAsync(string action, int node)
     {
         var (response, body) = await PostAsync(_d.Authorized, $"/api/v1/power/{action}", $"{{\"select\":{{\"ids\":[\"{NodeId(node)}\"]}}}}");
@@ -88,7 +104,7 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
         // The same BMC through a node whose credential is in the environment: power cycle turns it on.
         var cycle = await RunAsync("cycle", 3);
         Assert.True(cycle.GetProperty("ok").GetInt32() == 1, cycle.ToString());
-        Assert.Equal("Chassis Power is on", IpmiToolStatus());
+        Assert.Equal("Chassis Power is on", await IpmiToolStatusAsync("Chassis Power is on", TimeSpan.FromSeconds(15)));
     }
 
     [Fact]
