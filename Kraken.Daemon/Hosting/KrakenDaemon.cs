@@ -26,6 +26,7 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
     private readonly IServiceProvider _services;
     private readonly ILogger _logger;
     private readonly List<IDaemonModule> _started = [];
+    private readonly List<string> _active = [];
     private SerialExecutor? _syncExecutor;
     private SerialExecutor? _reconcileExecutor;
     private SocketTransport? _transport;
@@ -66,8 +67,8 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
     /// <summary>The sync protocol's bound address (port resolved when 0 was configured).</summary>
     public System.Net.EndPoint? SyncEndPoint => _transport?.LocalEndPoint;
 
-    /// <summary>Names of the modules that were started.</summary>
-    public IReadOnlyList<string> ModuleNames => [.. _started.Select(m => m.Name)];
+    /// <summary>Names of the modules that run: configured in <c>Modules:{Name}</c> or serving reconcile modules.</summary>
+    public IReadOnlyList<string> ModuleNames => _active;
 
     /// <summary>Completes once the store's changes up to now are on disk (at once without a durable store).</summary>
     public Task CommitAsync(CancellationToken cancellationToken = default) =>
@@ -141,8 +142,13 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             }
 
             var context = new DaemonModuleContext(Self, Store, section, Options.IsRoot, Time, _loggerFactory, _services);
-            modules.AddRange(module.Create(context));
+            var created = module.Create(context).ToList();
+            modules.AddRange(created);
             _started.Add(module);
+            if (created.Count > 0 || section.Exists())
+            {
+                _active.Add(module.Name);
+            }
         }
 
         _reconcileExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "reconcile"));

@@ -124,6 +124,7 @@ public sealed class PowerConfigTests
             Assert.Equal(Kraken.Modules.Power.Redfish.RedfishAuth.Basic, power.Settings.RedfishOptions.Auth);
             Assert.StartsWith("qemu-system-x86_64 -name {system}", power.Settings.QemuOptions.Templates["n7"], StringComparison.Ordinal);
             Assert.Contains("Power", d.Daemon.ModuleNames);
+            Assert.DoesNotContain("Pxe", d.Daemon.ModuleNames); // no Modules:Pxe section: PXE starts nothing and is not listed
             var graph = JsonDocument.Parse(await d.Http.GetStringAsync("/api/v1/graph")).RootElement;
             Assert.Equal(5, graph.GetProperty("mutations").EnumerateArray().Count(m => m.GetProperty("module").GetString() == "power"));
         }
