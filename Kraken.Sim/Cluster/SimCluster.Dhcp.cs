@@ -113,7 +113,10 @@ internal sealed partial class SimCluster
         Wheel.Schedule(s_backoff[c.Attempt], new SimEvent(SimEventKind.DhcpTimeout, node, c.Step));
     }
 
-    /// <summary>One hop on the segment: lost with the run's loss rate, else delivered after its latency (and jitter).</summary>
+    /// <summary>
+    /// One hop on the segment: lost with the run's loss rate, else delivered after its latency (and jitter, which
+    /// also reorders), and sometimes twice with the run's duplication rate.
+    /// </summary>
     private void Transmit(SimEventKind kind, int node, byte[] frame, int length)
     {
         var s = Settings;
@@ -124,14 +127,17 @@ internal sealed partial class SimCluster
             return;
         }
 
-        var delay = s.Latency;
-        if (s.Jitter > TimeSpan.Zero)
+        if (s.Duplicate > 0 && Random.NextDouble() < s.Duplicate)
         {
-            delay += s.Jitter * Random.NextDouble();
+            var copy = RentFrame();
+            frame.AsSpan(0, length).CopyTo(copy);
+            Wheel.Schedule(HopDelay(), new SimEvent(kind, node, new DhcpFrame(copy, length)));
         }
 
-        Wheel.Schedule(delay, new SimEvent(kind, node, new DhcpFrame(frame, length)));
+        Wheel.Schedule(HopDelay(), new SimEvent(kind, node, new DhcpFrame(frame, length)));
     }
+
+    private TimeSpan HopDelay() => Settings.Jitter > TimeSpan.Zero ? Settings.Latency + (Settings.Jitter * Random.NextDouble()) : Settings.Latency;
 
     private void OnDhcpEvent(SimEvent e)
     {
