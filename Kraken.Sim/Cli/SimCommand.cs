@@ -18,7 +18,7 @@ internal sealed record SimCommand
         protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --compare
         network:   --latency D  --jitter D  --loss P  --dup P  --reorder P
         hardware:  --power-on DIST  --power-off DIST  --power-fail P  --power-concurrency N  --power-poll D
-                   --pxe DIST  --kernel DIST
+                   --pxe DIST  --kernel DIST  --dhcp real|delay
         scenario:  --warm | --cold  --kill K  --revive D  --partition-for D  --settle D  --limit D
         run:       --seed N  --realtime  --json FILE  --plot FILE.svg  --quiet
         (durations: 250ms, 5s, 2m; distributions: 5s, uniform:2s..8s, normal:30s,5s; see docs/simulator.md)
@@ -145,6 +145,17 @@ internal sealed record SimCommand
                     break;
                 case "--jitter":
                     s = s with { Jitter = Durations.Parse(Value(), name) };
+                    break;
+                case "--dhcp":
+                    s = s with
+                    {
+                        Dhcp = Value() switch
+                        {
+                            "real" => DhcpMode.Real,
+                            "delay" => DhcpMode.Delay,
+                            var v => throw new ArgumentException($"--dhcp must be real or delay (was '{v}')."),
+                        },
+                    };
                     break;
                 case "--loss":
                     s = s with { Loss = Probability(name, Value()) };

@@ -61,6 +61,10 @@ internal enum SimEventKind : byte
     PxeDone,
     KernelDone,
     Scenario,
+    DhcpStart,
+    DhcpToServer,
+    DhcpToClient,
+    DhcpTimeout,
 }
 
 /// <summary>One hardware event: what happened, to which node, for which request (ignored once interrupted).</summary>

@@ -38,7 +38,9 @@ internal sealed partial class SimCluster
         switch (request.MutationId)
         {
             case "NONEtoWAIT":
-                Wheel.Schedule(Settings.Pxe.Sample(Random), new SimEvent(SimEventKind.PxeDone, node, step));
+                // With the real DHCP exchange the PXE time is the firmware's until its first DISCOVER; the ACK ends
+                // the phase. The boot file's transfer (TFTP) stays part of the kernel time.
+                Wheel.Schedule(Settings.Pxe.Sample(Random), new SimEvent(RealDhcp ? SimEventKind.DhcpStart : SimEventKind.PxeDone, node, step));
                 break;
             case "WAITtoINIT":
                 Wheel.Schedule(Settings.Kernel.Sample(Random), new SimEvent(SimEventKind.KernelDone, node, step));
@@ -54,6 +56,12 @@ internal sealed partial class SimCluster
         if (e.Kind == SimEventKind.Scenario)
         {
             ((Action)e.Request!)();
+            return;
+        }
+
+        if (e.Kind >= SimEventKind.DhcpStart)
+        {
+            OnDhcpEvent(e);
             return;
         }
 

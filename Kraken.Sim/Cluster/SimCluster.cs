@@ -125,12 +125,20 @@ internal sealed partial class SimCluster
     public static InMemoryEndPoint EndPointOf(NodeId id) => new(new UInt128(id.High, id.Low));
 
     /// <summary>The root's Cfg of the whole cluster: names, parents, backups, and the goal POWER_ON + SYNC.</summary>
-    public IEnumerable<NodeRecord> CfgRecords() => CfgRecords(Topology);
+    public IEnumerable<NodeRecord> CfgRecords() => CfgRecords(Topology, Settings.WrongMac);
 
     /// <summary>The Cfg of <paramref name="t"/>'s nodes, as the root holds it and <c>--export-state</c> writes it.</summary>
-    public static IEnumerable<NodeRecord> CfgRecords(SimTopology t)
+    /// <param name="t">The topology.</param>
+    /// <param name="wrongMac">Nodes whose Cfg lists another MAC than their firmware has (an inventory error).</param>
+    public static IEnumerable<NodeRecord> CfgRecords(SimTopology t, IReadOnlySet<int>? wrongMac = null)
     {
         var schema = StateSchema.Default;
+        AddressOf(t.Count);   // throws for a cluster larger than the address range
+        var mac = schema.Resolve($"/Extensions/IPv4/Interfaces/{InterfaceName}/Mac");
+        var ip = schema.Resolve($"/Extensions/IPv4/Interfaces/{InterfaceName}/Ip");
+        var prefix = schema.Resolve($"/Extensions/IPv4/Interfaces/{InterfaceName}/Prefix");
+        var gateway = schema.Resolve($"/Extensions/IPv4/Interfaces/{InterfaceName}/Gateway");
+        var prefixValue = StateValue.FromUInt(PrefixLength);
         var runSync = NodeEditor.Parse(schema.RunState, "SYNC");
         var powerOn = NodeEditor.Parse(schema.PhysState, "POWER_ON");
         var powerDriver = schema.Resolve("/Extensions/Power/Driver");
@@ -139,9 +147,13 @@ internal sealed partial class SimCluster
         {
             var e = NodeRecord.Empty(t.Ids[i], schema).Edit()
                 .Set(schema.Nodename, StateValue.FromString(SimTopology.Name(i)))
-                .Set(schema.RunState, runSync);
+                .Set(schema.RunState, runSync)
+                .Set(mac, StateValue.FromMac(wrongMac?.Contains(i) == true ? MacOf(i) | 0x00ff_0000_0000UL : MacOf(i)))
+                .Set(ip, StateValue.FromIPv4(AddressOf(i)))
+                .Set(prefix, prefixValue);
             if (i > 0)
             {
+                e.Set(gateway, StateValue.FromIPv4(AddressOf(t.Parent[i])));
                 e.Set(schema.ParentId, StateValue.FromNodeId(t.Ids[t.Parent[i]])).Set(schema.PhysState, powerOn).Set(powerDriver, sim);
                 if (t.Backup[i] >= 0)
                 {
@@ -207,6 +219,11 @@ internal sealed partial class SimCluster
         {
             var list = SimModules.Create(this, node);
             modules = [.. list.OfType<IDisposable>()];
+            if (StartDhcpServer(node, store) is { } dhcp)
+            {
+                modules = [.. modules, dhcp];
+            }
+
             reconcile = new ReconcileEngine(id, store, list, Executor, Time, s_reconcileOptions);
             reconcile.Start();
         }

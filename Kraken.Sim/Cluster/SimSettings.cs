@@ -57,6 +57,12 @@ internal sealed record SimSettings
     /// <summary>Kernel and initramfs until the daemon runs: PXE WAIT to INIT.</summary>
     public SimDelay Kernel { get; init; } = SimDelay.Normal(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(6));
 
+    /// <summary>The PXE phase's DHCP exchange: through each parent's real DHCP server (default), or part of the PXE delay.</summary>
+    public DhcpMode Dhcp { get; init; } = DhcpMode.Real;
+
+    /// <summary>Nodes whose Cfg lists another MAC than their firmware sends (their parent's server does not know them).</summary>
+    public IReadOnlySet<int>? WrongMac { get; init; }
+
     /// <summary>Simulated time after which a run gives up.</summary>
     public TimeSpan Limit { get; init; } = TimeSpan.FromHours(2);
 

@@ -105,6 +105,36 @@ internal static class JsonReport
         w.WriteNumber("bytes", r.Bytes);
         w.WriteNumber("boots", r.Boots);
         w.WriteNumber("powerLosses", r.PowerLosses);
+        if (r.Dhcp is { } d)
+        {
+            w.WriteStartObject("dhcp");
+            w.WriteStartArray("clientFramesByTier");
+            foreach (var n in d.ClientFrames)
+            {
+                w.WriteNumberValue(n);
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("serverFramesByTier");
+            foreach (var n in d.ServerFrames)
+            {
+                w.WriteNumberValue(n);
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("frames", d.Frames);
+            w.WriteNumber("retransmissions", d.Retransmissions);
+            w.WriteNumber("lost", d.Lost);
+            w.WriteNumber("leases", d.Leases);
+            w.WriteNumber("gaveUp", d.GaveUp);
+            w.WriteNumber("noServer", d.NoServer);
+            w.WriteNumber("servers", d.Servers);
+            w.WriteNumber("received", d.Received);
+            w.WriteNumber("sent", d.Sent);
+            w.WriteNumber("unknownClients", d.UnknownClients);
+            w.WriteNumber("dropped", d.Dropped);
+            w.WriteEndObject();
+        }
         w.WriteNumber("simulatedSeconds", r.Simulated.TotalSeconds);
         w.WriteNumber("wallSeconds", r.Wall.TotalSeconds);
         w.WriteNumber("simulatedPerWall", r.SpeedUp);

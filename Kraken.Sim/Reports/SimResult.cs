@@ -40,6 +40,9 @@ internal sealed class SimResult
 
     public long Bytes { get; set; }
 
+    /// <summary>The boot's DHCP exchanges through the parents' servers; null when DHCP was part of the PXE delay.</summary>
+    public DhcpResult? Dhcp { get; set; }
+
     public IReadOnlyList<TierResult> Tiers { get; set; } = [];
 
     /// <summary>Scenario figures: name, value, unit, in report order.</summary>
@@ -56,3 +59,20 @@ internal sealed class SimResult
 internal sealed record TierResult(int Tier, int Nodes, TimeSpan? AllSync, long Messages, long Bytes);
 
 internal sealed record Figure(string Name, double Value, string Unit);
+
+/// <summary>DHCP frames of the run and the parents' servers' counters, summed.</summary>
+internal sealed record DhcpResult(long[] ClientFrames, long[] ServerFrames, long Retransmissions, long Lost, long Leases, long GaveUp,
+    long NoServer, long Servers, long Received, long Sent, long UnknownClients, long Dropped)
+{
+    public long Frames => ClientFrames.Sum() + ServerFrames.Sum();
+
+    public static DhcpResult From(Kraken.Sim.Cluster.SimCluster cluster)
+    {
+        var d = cluster.Dhcp;
+        var tiers = cluster.Topology.TierCounts.Length + 1;
+        var servers = cluster.DhcpServers;
+        return new DhcpResult(d.ClientFrames[..tiers], d.ServerFrames[..tiers], d.Retransmissions, d.Lost, d.Leases, d.GaveUp, d.NoServer,
+            servers.Count, servers.Sum(s => s.Counters.TotalReceived), servers.Sum(s => s.Counters.TotalSent),
+            servers.Sum(s => s.Counters.UnknownClients), servers.Sum(s => s.Counters.TotalDropped));
+    }
+}

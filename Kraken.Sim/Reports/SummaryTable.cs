@@ -31,11 +31,18 @@ internal static class SummaryTable
         }
 
         w.WriteLine();
+        var dhcp = r.Dhcp is not { } d ? [] : new[]
+        {
+            new[] { "dhcp frames (client / server)", $"{d.ClientFrames.Sum().ToString("N0", s_ci)} / {d.ServerFrames.Sum().ToString("N0", s_ci)}" },
+            ["dhcp leases / retransmits / lost", $"{d.Leases.ToString("N0", s_ci)} / {d.Retransmissions.ToString("N0", s_ci)} / {d.Lost.ToString("N0", s_ci)}"],
+            ["dhcp unknown MACs / dropped", $"{d.UnknownClients.ToString("N0", s_ci)} / {d.Dropped.ToString("N0", s_ci)}"],
+        };
         Table(w, ["run", "value"],
         [
             ["messages sent", r.Messages.ToString("N0", s_ci)],
             ["bytes sent", Bytes(r.Bytes)],
             ["boots / power-offs and resets", $"{r.Boots.ToString("N0", s_ci)} / {r.PowerLosses.ToString("N0", s_ci)}"],
+            .. dhcp,
             ["simulated time", Seconds(r.Simulated)],
             ["wall time", Seconds(r.Wall)],
             ["simulated / wall", r.SpeedUp.ToString("N1", s_ci) + "x"],

@@ -178,6 +178,11 @@ internal sealed partial class ScenarioRunner
         result.SyncTimes = [.. s_fractions.Select(f => (f, Quantile(all, t.Count, f)))];
         result.Boots = cluster.Hardware.Boots;
         result.PowerLosses = cluster.Hardware.PowerLosses;
+        if (cluster.Settings.Dhcp == DhcpMode.Real && !_scenario.IsWarm)
+        {
+            result.Dhcp = DhcpResult.From(cluster);
+        }
+
         var totals = cluster.TotalsByTier();
         result.Messages = totals.Sum(x => x.Messages);
         result.Bytes = totals.Sum(x => x.Bytes);
@@ -249,6 +254,7 @@ internal sealed partial class ScenarioRunner
             list.Add(new("power-on", DelayText.Format(s.PowerOn)));
             list.Add(new("pxe", DelayText.Format(s.Pxe)));
             list.Add(new("kernel", DelayText.Format(s.Kernel)));
+            list.Add(new("dhcp", s.Dhcp == DhcpMode.Real ? "real" : "delay"));
             list.Add(new("power-fail", s.PowerFailure.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
 

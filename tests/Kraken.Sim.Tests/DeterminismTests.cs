@@ -5,13 +5,14 @@ namespace Kraken.Sim.Tests;
 
 public class DeterminismTests
 {
-    private static (long[] FirstSync, long Messages, long Bytes, TimeSpan Simulated, string Figures) Run(int seed, ScenarioKind kind = ScenarioKind.Coldboot)
+    private static (long[] FirstSync, long Messages, long Bytes, TimeSpan Simulated, string Figures, string Dhcp) Run(int seed, ScenarioKind kind = ScenarioKind.Coldboot)
     {
         var settings = new SimSettings { Nodes = 150, Fanout = [10], Seed = seed, Loss = 0.02, Jitter = TimeSpan.FromMilliseconds(2), PowerFailure = 0.05 };
         var runner = new ScenarioRunner(settings, new ScenarioOptions { Kind = kind });
         var r = runner.Run();
         Assert.True(r.Converged, string.Join("; ", r.Figures.Select(f => $"{f.Name} = {f.Value}")));
-        return ((long[])runner.Cluster!.Root.FirstSync.Clone(), r.Messages, r.Bytes, r.Simulated, string.Join(";", r.Figures.Select(f => $"{f.Name}={f.Value}")));
+        return ((long[])runner.Cluster!.Root.FirstSync.Clone(), r.Messages, r.Bytes, r.Simulated, string.Join(";", r.Figures.Select(f => $"{f.Name}={f.Value}")),
+            r.Dhcp is { } d ? $"{string.Join(",", d.ClientFrames)}/{string.Join(",", d.ServerFrames)}/{d.Retransmissions}/{d.Lost}/{d.Leases}/{d.Received}/{d.Dropped}" : "-");
     }
 
     [Fact]
@@ -23,6 +24,8 @@ public class DeterminismTests
         Assert.Equal(a.Messages, b.Messages);
         Assert.Equal(a.Bytes, b.Bytes);
         Assert.Equal(a.Simulated, b.Simulated);
+        Assert.NotEqual("-", a.Dhcp);
+        Assert.Equal(a.Dhcp, b.Dhcp);
     }
 
     [Fact]

@@ -137,6 +137,13 @@ public class ProgramTests
                 Assert.Equal("sim", r.Get("/Extensions/Power/Driver").ToString());
             });
             Assert.Contains(records, r => !r.BackupParents.IsEmpty);
+
+            // Every node has its interface: a distinct locally administered MAC and address, the parent as gateway.
+            var interfaces = records.ToDictionary(r => r.Id, r => Tree.State.StandardExtensions.Interface(r, "kraken")!);
+            Assert.Equal(61, interfaces.Values.Select(i => i.Mac).Distinct().Count());
+            Assert.Equal(61, interfaces.Values.Select(i => i.Ip).Distinct().Count());
+            Assert.All(interfaces.Values, i => Assert.Equal((0x0200_0000_0000UL, 0xC612_0000u, 15u), (i.Mac & 0xffff_0000_0000UL, i.Ip & 0xfffe_0000u, i.Prefix)));
+            Assert.All(records.Where(r => r.ParentId is not null), r => Assert.Equal(interfaces[r.ParentId!.Value].Ip, interfaces[r.Id].Gateway));
         }
         finally
         {

@@ -59,6 +59,9 @@ public sealed partial class DhcpServer : IAsyncDisposable
 
     public DhcpServerOptions Options => _options;
 
+    /// <summary>The longest reply frame the server writes: the link's MTU plus the Ethernet header.</summary>
+    public int MaxFrameLength => _frameSize;
+
     /// <summary>Receives and answers until <paramref name="cancellationToken"/> is cancelled or the link is disposed.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -110,7 +113,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
                     break;
                 }
 
-                var reply = ProcessSafely(receive.AsSpan(0, length), send);
+                var reply = Process(receive.AsSpan(0, length), send);
                 if (reply == 0)
                 {
                     continue;
@@ -167,7 +170,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
                 throw;
             }
 
-            var reply = ProcessSafely(receive.AsSpan(0, length), send);
+            var reply = Process(receive.AsSpan(0, length), send);
             if (reply == 0)
             {
                 continue;
@@ -200,12 +203,19 @@ public sealed partial class DhcpServer : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>One frame must never stop the loop, whatever goes wrong with it.</summary>
-    private int ProcessSafely(ReadOnlySpan<byte> frame, Span<byte> output)
+    /// <summary>
+    /// Answers one received Ethernet frame synchronously, on the caller's thread: the code path of the receive
+    /// loops, for a caller that moves frames itself (the simulator on its virtual clock, a benchmark). Writes the
+    /// reply frame into <paramref name="reply"/> (<see cref="MaxFrameLength"/> bytes) and returns its
+    /// length, or 0 when there is nothing to send; a frame that is malformed, not for us or from an unknown MAC
+    /// is dropped and counted in <see cref="Counters"/> by reason, and nothing about one frame ever throws.
+    /// Not thread-safe against itself: one caller at a time, and not while <see cref="RunAsync"/> runs.
+    /// </summary>
+    public int Process(ReadOnlySpan<byte> frame, Span<byte> reply)
     {
         try
         {
-            return Process(frame, output);
+            return ProcessFrame(frame, reply);
         }
         catch (DhcpReplyTooLargeException)
         {
@@ -222,7 +232,7 @@ public sealed partial class DhcpServer : IAsyncDisposable
     /// Handles one received frame; writes the reply frame into <paramref name="output"/> and returns its length,
     /// or 0 when there is nothing to send.
     /// </summary>
-    internal int Process(ReadOnlySpan<byte> frame, Span<byte> output)
+    private int ProcessFrame(ReadOnlySpan<byte> frame, Span<byte> output)
     {
         var status = UdpFrame.Parse(frame, out var udp, acceptPartialChecksum: true);
         if (status != UdpParseStatus.Ok)
