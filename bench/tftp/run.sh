@@ -71,6 +71,8 @@ SHA=$(sha256sum < "$WORK/root/file.img" | cut -d' ' -f1)
 start_server() {
   case $1 in
     kraken)  ip netns exec "$SRV" dotnet "$OURS" "$WORK/root" "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
+    # One send per DATA block instead of one segmented (UDP GSO) send per window: the previous behaviour.
+    kraken-nogso) ip netns exec "$SRV" env KRAKEN_TFTP_NO_GSO=1 dotnet "$OURS" "$WORK/root" "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
     # The same, with socket completions run on the epoll thread instead of the thread pool (see docs/tftp.md).
     kraken-inline) ip netns exec "$SRV" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$OURS" "$WORK/root" "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
     in.tftpd) ip netns exec "$SRV" "$IN_TFTPD" -L -s "$WORK/root" -a "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
