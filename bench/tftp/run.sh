@@ -6,6 +6,9 @@
 #   bench/tftp/run.sh [REPEAT]          # as root; REPEAT runs per cell, the best is kept (default 1)
 #   SERVERS="kraken in.tftpd" CLIENTS="tftp-hpa atftp-1428-w16" bench/tftp/run.sh    # a subset
 #
+# Servers: kraken, kraken-nogso (one send per block, no UDP GSO), kraken-inline (inline socket completions),
+# in.tftpd, atftpd. Clients beyond the default set: atftp-1428-w64, atftp-8192, atftp-65464.
+#
 # The server packages conflict in apt, so they are fetched with `apt-get download` and unpacked into a cache
 # (KRAKEN_BENCH_CACHE, default ~/.cache/kraken-bench/tftp), never installed. Everything the script creates
 # (namespaces, veth, temp files, server processes) is removed on exit, also on failure.
@@ -100,6 +103,10 @@ fetch() {   # CLIENT -> runs one fetch into $WORK/out/file
     atftp-1428)      ip netns exec "$CLI" timeout 300 atftp --option "blksize 1428" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
     atftp-1428-w16)  ip netns exec "$CLI" timeout 300 atftp --option "blksize 1428" --option "windowsize 16" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
     atftp-8192-w16)  ip netns exec "$CLI" timeout 300 atftp --option "blksize 8192" --option "windowsize 16" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
+    # Not in the default set: the best configurations of each server for the same client (docs/performance.md).
+    atftp-1428-w64)  ip netns exec "$CLI" timeout 300 atftp --option "blksize 1428" --option "windowsize 64" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
+    atftp-8192)      ip netns exec "$CLI" timeout 300 atftp --option "blksize 8192" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
+    atftp-65464)     ip netns exec "$CLI" timeout 300 atftp --option "blksize 65464" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
     busybox-1428)    ip netns exec "$CLI" timeout 300 busybox tftp -g -b 1428 -r file.img -l "$out" "$SRV_IP" 69 ;;
     curl-1428)       ip netns exec "$CLI" timeout 300 curl -sS --tftp-blksize 1428 -o "$out" "tftp://$SRV_IP:69/file.img" ;;
   esac

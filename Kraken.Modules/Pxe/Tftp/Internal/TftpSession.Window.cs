@@ -10,7 +10,7 @@ internal sealed partial class TftpSession
     private async Task<string?> SendFileAsync(BlockReader reader, int block, int window, CancellationToken cancellationToken)
     {
         var slotSize = TftpWire.HeaderSize + block;
-        if (window > 1 && block >= TftpWire.DefaultBlockSize)
+        if (window > 1 && block >= TftpWire.DefaultBlockSize && 2 * slotSize <= MaxSegmentedBytes)
         {
             EnableSegmentation(slotSize);
         }
@@ -137,19 +137,24 @@ internal sealed partial class TftpSession
                 }
             }
 
-            if (count > 1)
+            if (_segment > 0)
             {
                 try
                 {
                     await _socket.SendToAsync(slots.AsMemory(slot * slotSize, length), SocketFlags.None, _client).ConfigureAwait(false);
-                    _server.Counters.SegmentedSend();
+                    if (count > 1)
+                    {
+                        _server.Counters.SegmentedSend();
+                    }
+
                     i += count;
                     continue;
                 }
                 catch (SocketException e)
                 {
-                    // EINVAL when a datagram would not fit the path MTU unfragmented (large blocks on Ethernet),
-                    // EIO/EMSGSIZE on devices or paths that cannot segment: per-block sends from now on.
+                    // EINVAL when a segment would not fit the path MTU whole (large blocks on Ethernet; some
+                    // kernels check even a send of one block), EIO/EMSGSIZE where the path cannot segment: the
+                    // option off and per-block sends from now on. A real network error fails again below.
                     DisableSegmentation(e.SocketErrorCode);
                 }
             }
