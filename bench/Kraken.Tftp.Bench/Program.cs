@@ -12,7 +12,12 @@ if (args.Length < 2)
     return 2;
 }
 
-var options = new TftpServerOptions { Endpoint = IPEndPoint.Parse(args[1]) };
+// KRAKEN_TFTP_NO_GSO=1: one send per DATA block (TftpServerOptions.DisableSegmentation), for comparison.
+var options = new TftpServerOptions
+{
+    Endpoint = IPEndPoint.Parse(args[1]),
+    DisableSegmentation = Environment.GetEnvironmentVariable("KRAKEN_TFTP_NO_GSO") == "1",
+};
 if (args.Length > 2)
 {
     options.MaxWindowSize = int.Parse(args[2], CultureInfo.InvariantCulture);
@@ -39,6 +44,7 @@ var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedAtStart;
 
 var n = server.Counters;
 Console.WriteLine($"transfers completed {n.TransfersCompleted}, failed {n.TransfersFailed}, bytes {n.BytesSent}, blocks {n.BlocksSent}, " +
-    $"retransmissions {n.Retransmissions}, duplicate acks {n.DuplicateAcks}, dropped {n.DroppedTotal}; " +
+    $"retransmissions {n.Retransmissions}, duplicate acks {n.DuplicateAcks}, dropped {n.DroppedTotal}, " +
+    $"segmented sends {n.SegmentedSends}, segmentation fallbacks {n.SegmentationFallbacks}; " +
     $"heap allocated while serving {allocated} bytes ({(double)allocated / Math.Max(1, n.BlocksSent):F2} per block), gen0 GCs {GC.CollectionCount(0)}");
 return 0;

@@ -6,6 +6,9 @@
 #   bench/tftp/run.sh [REPEAT]          # as root; REPEAT runs per cell, the best is kept (default 1)
 #   SERVERS="kraken in.tftpd" CLIENTS="tftp-hpa atftp-1428-w16" bench/tftp/run.sh    # a subset
 #
+# Servers: kraken, kraken-nogso (one send per block, no UDP GSO), kraken-inline (inline socket completions),
+# in.tftpd, atftpd. Clients beyond the default set: atftp-1428-w64, atftp-8192, atftp-65464.
+#
 # The server packages conflict in apt, so they are fetched with `apt-get download` and unpacked into a cache
 # (KRAKEN_BENCH_CACHE, default ~/.cache/kraken-bench/tftp), never installed. Everything the script creates
 # (namespaces, veth, temp files, server processes) is removed on exit, also on failure.
@@ -71,6 +74,8 @@ SHA=$(sha256sum < "$WORK/root/file.img" | cut -d' ' -f1)
 start_server() {
   case $1 in
     kraken)  ip netns exec "$SRV" dotnet "$OURS" "$WORK/root" "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
+    # One send per DATA block instead of one segmented (UDP GSO) send per window: the previous behaviour.
+    kraken-nogso) ip netns exec "$SRV" env KRAKEN_TFTP_NO_GSO=1 dotnet "$OURS" "$WORK/root" "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
     # The same, with socket completions run on the epoll thread instead of the thread pool (see docs/tftp.md).
     kraken-inline) ip netns exec "$SRV" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$OURS" "$WORK/root" "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
     in.tftpd) ip netns exec "$SRV" "$IN_TFTPD" -L -s "$WORK/root" -a "$SRV_IP:69" > "$WORK/server.log" 2>&1 & ;;
@@ -98,6 +103,10 @@ fetch() {   # CLIENT -> runs one fetch into $WORK/out/file
     atftp-1428)      ip netns exec "$CLI" timeout 300 atftp --option "blksize 1428" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
     atftp-1428-w16)  ip netns exec "$CLI" timeout 300 atftp --option "blksize 1428" --option "windowsize 16" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
     atftp-8192-w16)  ip netns exec "$CLI" timeout 300 atftp --option "blksize 8192" --option "windowsize 16" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
+    # Not in the default set: the best configurations of each server for the same client (docs/performance.md).
+    atftp-1428-w64)  ip netns exec "$CLI" timeout 300 atftp --option "blksize 1428" --option "windowsize 64" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
+    atftp-8192)      ip netns exec "$CLI" timeout 300 atftp --option "blksize 8192" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
+    atftp-65464)     ip netns exec "$CLI" timeout 300 atftp --option "blksize 65464" -g -r file.img -l "$out" "$SRV_IP" 69 ;;
     busybox-1428)    ip netns exec "$CLI" timeout 300 busybox tftp -g -b 1428 -r file.img -l "$out" "$SRV_IP" 69 ;;
     curl-1428)       ip netns exec "$CLI" timeout 300 curl -sS --tftp-blksize 1428 -o "$out" "tftp://$SRV_IP:69/file.img" ;;
   esac

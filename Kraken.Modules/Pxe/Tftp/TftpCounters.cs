@@ -64,6 +64,8 @@ public sealed class TftpCounters
     private long _blocks;
     private long _retransmits;
     private long _duplicateAcks;
+    private long _segmentedSends;
+    private long _segmentationRefused;
     private long _errors;
 
     public long Requests => Volatile.Read(ref _requests);
@@ -86,6 +88,15 @@ public sealed class TftpCounters
     public long DuplicateAcks => Volatile.Read(ref _duplicateAcks);
 
     public long ErrorsSent => Volatile.Read(ref _errors);
+
+    /// <summary>
+    /// Sends that carried several DATA blocks at once, split into datagrams by the kernel (UDP GSO, Linux); zero
+    /// where the kernel or the path cannot segment and every block goes in its own send.
+    /// </summary>
+    public long SegmentedSends => Volatile.Read(ref _segmentedSends);
+
+    /// <summary>Transfers that fell back to one send per block because the kernel refused a segmented send (e.g. blocks larger than the path MTU).</summary>
+    public long SegmentationFallbacks => Volatile.Read(ref _segmentationRefused);
 
     public long Dropped(TftpDropReason reason) => Volatile.Read(ref _drops[(int)reason]);
 
@@ -137,6 +148,10 @@ public sealed class TftpCounters
         Interlocked.Add(ref _retransmits, count);
         s_retransmits.Add(count);
     }
+
+    internal void SegmentedSend() => Interlocked.Increment(ref _segmentedSends);
+
+    internal void SegmentationRefused() => Interlocked.Increment(ref _segmentationRefused);
 
     internal void DuplicateAck() => Interlocked.Increment(ref _duplicateAcks);
 

@@ -26,4 +26,7 @@ internal static partial class TftpLog
 
     [LoggerMessage(7, LogLevel.Warning, "TFTP receive on {EndPoint} failed; continuing.")]
     public static partial void ReceiveFailed(ILogger logger, Exception exception, IPEndPoint endPoint);
+
+    [LoggerMessage(8, LogLevel.Debug, "TFTP {Client}: the kernel refused a segmented send ({Error}); one send per block for this transfer.")]
+    public static partial void SegmentationRefused(ILogger logger, IPEndPoint client, System.Net.Sockets.SocketError error);
 }

@@ -34,6 +34,12 @@ public sealed class TftpServerOptions
     /// <summary>Cap on the socket buffers sized for a transfer's burst (bytes).</summary>
     public int MaxSocketBuffer { get; set; } = 8 << 20;
 
+    /// <summary>
+    /// Send each DATA block with its own syscall even where the kernel could cut a window into datagrams itself
+    /// (UDP GSO, Linux 4.18+; used by default for windowsize above 1 and blocks of 512 bytes or more).
+    /// </summary>
+    public bool DisableSegmentation { get; set; }
+
     /// <summary>Throws naming the first invalid setting.</summary>
     public void Validate()
     {

@@ -99,6 +99,36 @@ internal sealed partial class TftpSession
         await _socket.SendToAsync(packet, SocketFlags.None, to).ConfigureAwait(false);
     }
 
+    // UDP GSO: with UDP_SEGMENT set on the socket, one send of several segments leaves as that many datagrams
+    // of the segment size (the last may be shorter), one syscall and one trip down the stack for a window.
+    // Every other datagram the transfer sends from now on (an ERROR to a stranger, at most a few dozen bytes) is
+    // smaller than a segment, so it goes out whole.
+    private void EnableSegmentation(int segment)
+    {
+        if (!OperatingSystem.IsLinux() || _server.Options.DisableSegmentation)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.SetRawSocketOption(SolUdp, UdpSegment, BitConverter.GetBytes(segment));
+            _segment = segment;
+        }
+        catch (SocketException)
+        {
+            // Kernel without UDP GSO (before 4.18): per-block sends.
+        }
+    }
+
+    private void DisableSegmentation(SocketError why)
+    {
+        _segment = 0;
+        _server.Counters.SegmentationRefused();
+        TftpLog.SegmentationRefused(_server.Logger, _clientEndPoint, why);
+        _socket.SetRawSocketOption(SolUdp, UdpSegment, BitConverter.GetBytes(0));
+    }
+
     // A window of large blocks must fit in the send buffer at once, or sends wait and bursts stretch.
     private void SizeBuffers(int block, int window)
     {

@@ -10,6 +10,11 @@ internal sealed partial class TftpSession
     private async Task<string?> SendFileAsync(BlockReader reader, int block, int window, CancellationToken cancellationToken)
     {
         var slotSize = TftpWire.HeaderSize + block;
+        if (window > 1 && block >= TftpWire.DefaultBlockSize && 2 * slotSize <= MaxSegmentedBytes)
+        {
+            EnableSegmentation(slotSize);
+        }
+
         var slots = ArrayPool<byte>.Shared.Rent(slotSize * window);
         var lengths = ArrayPool<int>.Shared.Rent(window);
         try
@@ -107,13 +112,58 @@ internal sealed partial class TftpSession
         }
     }
 
+    // Sends blocks from..to. With segmentation on, each run of full blocks in neighbouring slots (the ring does
+    // not wrap inside it) goes in one send that the kernel cuts into datagrams of _segment bytes; the run may end
+    // with the short last block. Otherwise, or if the kernel refuses, one send per block.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]   // per window: no allocation when a send waits
     private async ValueTask SendRangeAsync(byte[] slots, int[] lengths, int slotSize, int window, long from, long to)
     {
-        for (var i = from; i <= to; i++)
+        var i = from;
+        while (i <= to)
         {
             var slot = (int)(i % window);
-            await _socket.SendToAsync(slots.AsMemory(slot * slotSize, TftpWire.HeaderSize + lengths[slot]), SocketFlags.None, _client).ConfigureAwait(false);
+            var length = TftpWire.HeaderSize + lengths[slot];
+            var count = 1;
+            if (_segment > 0)
+            {
+                while (i + count <= to
+                    && slot + count < window
+                    && count < MaxSegments
+                    && length == count * slotSize
+                    && length + TftpWire.HeaderSize + lengths[slot + count] <= MaxSegmentedBytes)
+                {
+                    length += TftpWire.HeaderSize + lengths[slot + count];
+                    count++;
+                }
+            }
+
+            if (_segment > 0)
+            {
+                try
+                {
+                    await _socket.SendToAsync(slots.AsMemory(slot * slotSize, length), SocketFlags.None, _client).ConfigureAwait(false);
+                    if (count > 1)
+                    {
+                        _server.Counters.SegmentedSend();
+                    }
+
+                    i += count;
+                    continue;
+                }
+                catch (SocketException e)
+                {
+                    // EINVAL when a segment would not fit the path MTU whole (large blocks on Ethernet; some
+                    // kernels check even a send of one block), EIO/EMSGSIZE where the path cannot segment: the
+                    // option off and per-block sends from now on. A real network error fails again below.
+                    DisableSegmentation(e.SocketErrorCode);
+                }
+            }
+
+            for (var end = i + count; i < end; i++)
+            {
+                slot = (int)(i % window);
+                await _socket.SendToAsync(slots.AsMemory(slot * slotSize, TftpWire.HeaderSize + lengths[slot]), SocketFlags.None, _client).ConfigureAwait(false);
+            }
         }
 
         _server.Counters.Blocks((int)(to - from + 1));

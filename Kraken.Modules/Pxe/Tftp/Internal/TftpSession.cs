@@ -10,6 +10,10 @@ internal sealed partial class TftpSession
     private const int SolSocket = 1;        // SOL_SOCKET
     private const int SoSndBufForce = 32;   // SO_SNDBUFFORCE: beyond wmem_max, needs CAP_NET_ADMIN
     private const int UdpIpOverhead = 28;   // IPv4 + UDP headers per datagram
+    private const int SolUdp = 17;          // SOL_UDP
+    private const int UdpSegment = 103;     // UDP_SEGMENT: GSO segment size for the socket's sends
+    private const int MaxSegments = 64;     // UDP_MAX_SEGMENTS on older kernels (128 on newer ones)
+    private const int MaxSegmentedBytes = 63 * 1024;   // one send stays below the 65,507-byte UDP payload limit
 
     private readonly TftpServer _server;
     private readonly TftpRequest _request;
@@ -21,6 +25,7 @@ internal sealed partial class TftpSession
     private CancellationTokenSource _timer;
     private TimeSpan _timeout;
     private long _acknowledgedBytes;
+    private int _segment;                   // UDP_SEGMENT in force on the socket, 0 when off
 
     public TftpSession(TftpServer server, TftpRequest request, SocketAddress client, IPEndPoint clientEndPoint, IPAddress localAddress)
     {

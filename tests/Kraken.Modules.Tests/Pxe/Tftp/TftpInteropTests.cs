@@ -32,6 +32,10 @@ public sealed class TftpInteropTests
             await server.WaitForFinishedAsync(1);
             Assert.Equal(1, server.Server.Counters.TransfersCompleted);
             Assert.Equal((3 << 20) + 777, server.Server.Counters.BytesSent);
+
+            // On loopback (MTU 64 KiB) every window of several blocks leaves in segmented sends, none refused.
+            Assert.Equal(windowSize is > 1, server.Server.Counters.SegmentedSends > 0);
+            Assert.Equal(0, server.Server.Counters.SegmentationFallbacks);
             // The window is lowered to fit the default 96 KiB burst: 8192 x 16 becomes 8192 x 12.
             var block = blockSize ?? 512;
             var negotiated = $"blksize {block}, windowsize {Math.Min(windowSize ?? 1, 96 * 1024 / block)}.";

@@ -92,11 +92,16 @@ public sealed class TftpRobustnessTests
     }
 
     [Theory]
-    [InlineData(1, 512)]
-    [InlineData(8, 1428)]
-    public async Task Lost_data_is_retransmitted_and_the_transfer_completes(int window, int blockSize)
+    [InlineData(1, 512, false)]
+    [InlineData(8, 1428, false)]
+    [InlineData(8, 1428, true)]
+    public async Task Lost_data_is_retransmitted_and_the_transfer_completes(int window, int blockSize, bool perBlockSends)
     {
-        await using var server = await TftpTestServer.StartAsync(o => o.Timeout = TimeSpan.FromMilliseconds(100));
+        await using var server = await TftpTestServer.StartAsync(o =>
+        {
+            o.Timeout = TimeSpan.FromMilliseconds(100);
+            o.DisableSegmentation = perBlockSends;
+        });
         var sha = server.AddFile("lossy.bin", 100_000, seed: 4);
         // Lose the first copy of every 7th block and the first two copies of block 20.
         var result = await TestTftpClient.ReadAsync(server.EndPoint, "lossy.bin", new TestReadOptions
@@ -110,6 +115,9 @@ public sealed class TftpRobustnessTests
         Assert.Equal(1, server.Server.Counters.TransfersCompleted);
         Assert.True(server.Server.Counters.Retransmissions > 0);
         Assert.Equal(100_000, server.Server.Counters.BytesSent);
+
+        // Windows (whole or resent from a partial ACK) go out segmented unless that is switched off.
+        Assert.Equal(window > 1 && !perBlockSends, server.Server.Counters.SegmentedSends > 0);
     }
 
     [Fact]

@@ -41,6 +41,23 @@ public sealed class TftpVethTests
             // No stall: a stalled window costs a 1 s timeout each time; a handful is tolerated on a loaded machine.
             Assert.True(c.Retransmissions < 50, $"{c.Retransmissions} retransmissions in {elapsed}");
             Assert.True(elapsed < TimeSpan.FromSeconds(60), $"took {elapsed}");
+
+            // Windows go out as one segmented (GSO) send when a block fits the 1500-byte MTU whole; 8 KiB blocks
+            // cannot be segmented (the kernel refuses a segment above the MTU): one fallback, per-block sends.
+            if (windowSize is > 1 && blockSize + 4 + 28 <= 1500)
+            {
+                Assert.True(c.SegmentedSends > 0, "no segmented send");
+                Assert.Equal(0, c.SegmentationFallbacks);
+            }
+            else if (windowSize is > 1)
+            {
+                Assert.Equal(0, c.SegmentedSends);
+                Assert.Equal(1, c.SegmentationFallbacks);
+            }
+            else
+            {
+                Assert.Equal(0, c.SegmentedSends);
+            }
         }
         finally
         {
