@@ -17,7 +17,7 @@ public static class DhcpCodec
     /// <summary>The BOOTP minimum message size that old relays and clients expect (RFC 1542 2.1).</summary>
     public const int MinimumLength = 300;
 
-    /// <summary>99.130.83.99 (RFC 2131 3).</summary>
+    /// <summary>The magic cookie 0x63825363 that opens the options field (RFC 2131 section 3).</summary>
     public const uint MagicCookie = 0x63825363;
 
     /// <summary>
