@@ -2,28 +2,22 @@
 namespace Kraken.Modules.Pxe.Http;
 
 /// <summary>
-/// The boot root: a directory whose files are served. A path is resolved component by component, following
-/// symbolic links, and refused as soon as it leaves the (resolved) root: no <c>..</c>, no absolute paths, no
-/// link pointing outside.
+/// The boot root: a directory whose files are served. A request path must be plain (no <c>.</c> or <c>..</c>
+/// segments, no backslash, no NUL), and its real location, every symbolic link resolved, must lie inside the
+/// root's (<see cref="ConfinedDirectory"/>): no absolute paths, no link pointing outside, no link cycle.
 /// </summary>
 public sealed class BootRoot
 {
-    private const int MaxLinks = 40;
+    private readonly ConfinedDirectory _root;
 
     public BootRoot(string directory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        if (!Directory.Exists(directory))
-        {
-            throw new DirectoryNotFoundException($"Boot root '{directory}' does not exist.");
-        }
-
-        var budget = MaxLinks;
-        FullPath = Resolve(Path.GetFullPath(directory), ref budget);
+        _root = new ConfinedDirectory(directory, "Boot root");
     }
 
     /// <summary>The root with every link resolved.</summary>
-    public string FullPath { get; }
+    public string FullPath => _root.Root;
 
     /// <summary>What a lookup found.</summary>
     public enum Result
@@ -48,79 +42,25 @@ public sealed class BootRoot
             return Result.NotFound;
         }
 
-        var current = FullPath;
-        var budget = MaxLinks;
-        foreach (var part in parts)
+        if (parts.Any(part => part is "." or ".."))
         {
-            if (part is "." or "..")
-            {
-                return Result.Refused;
-            }
-
-            try
-            {
-                current = Follow(Path.Join(current, part), ref budget);
-            }
-            catch (IOException)
-            {
-                return Result.Refused;
-            }
-
-            if (!Inside(current))
-            {
-                return Result.Refused;
-            }
+            return Result.Refused;
         }
 
-        if (!File.Exists(current))
+        switch (_root.Resolve(string.Join('/', parts), out var real))
+        {
+            case ConfinedDirectory.Lookup.Missing:
+                return Result.NotFound;
+            case ConfinedDirectory.Lookup.Outside or ConfinedDirectory.Lookup.Loop:
+                return Result.Refused;
+        }
+
+        if (!File.Exists(real))
         {
             return Result.NotFound;
         }
 
-        file = current;
+        file = real;
         return Result.Found;
-    }
-
-    private bool Inside(string path) =>
-        path.Length > FullPath.Length
-        && path.StartsWith(FullPath, StringComparison.Ordinal)
-        && (FullPath.EndsWith('/') || path[FullPath.Length] == '/');
-
-    private static string Follow(string path, ref int budget)
-    {
-        // Follows a chain of links at this component; relative targets are taken from the link's directory.
-        // One budget covers the whole resolution, so a link cycle ends in an error instead of recursing for ever.
-        while (true)
-        {
-            FileSystemInfo info = Directory.Exists(path) ? new DirectoryInfo(path) : new FileInfo(path);
-            if (info.LinkTarget is not { } target)
-            {
-                return path;
-            }
-
-            if (--budget < 0)
-            {
-                throw new IOException($"Too many levels of symbolic links at '{path}'.");
-            }
-
-            path = Resolve(Path.IsPathRooted(target) ? target : Path.Join(Path.GetDirectoryName(path), target), ref budget);
-        }
-    }
-
-    private static string Resolve(string absolute, ref int budget)
-    {
-        var parts = absolute.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var current = "/";
-        foreach (var part in parts)
-        {
-            current = part switch
-            {
-                "." => current,
-                ".." => Path.GetDirectoryName(current) ?? "/",
-                _ => Follow(Path.Join(current, part), ref budget),
-            };
-        }
-
-        return current;
     }
 }

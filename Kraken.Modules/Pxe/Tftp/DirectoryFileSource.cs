@@ -1,48 +1,35 @@
 // Serves files from one directory tree, confined to it: no "..", nothing outside through symlinks.
 using System.Net;
-using System.Runtime.InteropServices;
 
 namespace Kraken.Modules.Pxe.Tftp;
 
 /// <summary>
 /// Serves files under a root directory. Leading slashes are stripped (PXE ROMs send "/pxelinux.0") and
 /// backslashes read as separators; a path with a ".." segment or a control character is refused, and so is
-/// any path whose real location (symlinks resolved) is not inside the root's real location.
+/// any path whose real location (symlinks resolved) is not inside the root's real location
+/// (<see cref="ConfinedDirectory"/>).
 /// </summary>
 public sealed class DirectoryFileSource : ITftpFileSource
 {
-    private readonly string _root;
-    private readonly string _rootPrefix;
+    private readonly ConfinedDirectory _root;
 
     public DirectoryFileSource(string root)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
-        var full = Path.GetFullPath(root);
-        if (!Directory.Exists(full))
-        {
-            throw new DirectoryNotFoundException($"TFTP root '{full}' does not exist.");
-        }
-
-        _root = RealPath(full) ?? full;
-        _rootPrefix = _root.EndsWith('/') ? _root : _root + "/";
+        _root = new ConfinedDirectory(root, "TFTP root");
     }
 
     /// <summary>The root's real path (symlinks resolved).</summary>
-    public string Root => _root;
+    public string Root => _root.Root;
 
     public ValueTask<TftpFile?> OpenAsync(string path, IPEndPoint client, CancellationToken cancellationToken)
     {
-        var relative = Normalize(path);
-        var candidate = Path.Join(_root, relative);
-        var real = RealPath(candidate);
-        if (real is null)
+        switch (_root.Resolve(Normalize(path), out var real))
         {
-            return ValueTask.FromResult<TftpFile?>(null);   // does not exist (or a dangling link)
-        }
-
-        if (!IsInside(real))
-        {
-            throw new TftpAccessException("outside the TFTP root");
+            case ConfinedDirectory.Lookup.Missing or ConfinedDirectory.Lookup.Loop:
+                return ValueTask.FromResult<TftpFile?>(null);   // does not exist (or a dangling or looping link)
+            case ConfinedDirectory.Lookup.Outside:
+                throw new TftpAccessException("outside the TFTP root");
         }
 
         if (Directory.Exists(real))
@@ -70,8 +57,7 @@ public sealed class DirectoryFileSource : ITftpFileSource
         }
 
         // The file opened may differ from the one checked if the tree changed in between: check what was opened.
-        var opened = OpenedPath(stream);
-        if (opened is not null && !IsInside(opened))
+        if (!_root.ContainsOpened(stream))
         {
             stream.Dispose();
             throw new TftpAccessException("outside the TFTP root");
@@ -107,48 +93,4 @@ public sealed class DirectoryFileSource : ITftpFileSource
 
         return p;
     }
-
-    private bool IsInside(string real) => real.StartsWith(_rootPrefix, StringComparison.Ordinal);
-
-    private static string? OpenedPath(FileStream stream)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        var fd = stream.SafeFileHandle.DangerousGetHandle().ToInt64();
-        return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
-    }
-
-    private static string? RealPath(string path)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return File.Exists(path) || Directory.Exists(path) ? Path.GetFullPath(path) : null;
-        }
-
-        var resolved = realpath(path, IntPtr.Zero);
-        if (resolved == IntPtr.Zero)
-        {
-            return null;
-        }
-
-        try
-        {
-            return Marshal.PtrToStringUTF8(resolved);
-        }
-        finally
-        {
-            free(resolved);
-        }
-    }
-
-#pragma warning disable SYSLIB1054 // DllImport keeps the project free of unsafe code; strings are UTF-8 on Unix.
-    [DllImport("libc", CharSet = CharSet.Ansi)]
-    private static extern IntPtr realpath(string path, IntPtr resolved);
-
-    [DllImport("libc")]
-    private static extern void free(IntPtr pointer);
-#pragma warning restore SYSLIB1054
 }
