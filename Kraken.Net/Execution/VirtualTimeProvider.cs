@@ -168,6 +168,10 @@ public sealed class VirtualTimeProvider : TimeProvider
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
+            // The same contract as the system's timers: a negative time other than Infinite (-1 ms) is an error, so a
+            // caller that computes a due time in the past fails here as it would in production.
+            ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, Timeout.InfiniteTimeSpan);
+            ArgumentOutOfRangeException.ThrowIfLessThan(period, Timeout.InfiniteTimeSpan);
             lock (owner._lock)
             {
                 if (_disposed)

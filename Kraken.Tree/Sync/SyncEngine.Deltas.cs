@@ -162,7 +162,7 @@ public sealed partial class SyncEngine
         else if (due < _flushDue)
         {
             _flushDue = due;
-            _flushTimer?.Change(due - Now, Timeout.InfiniteTimeSpan);
+            _flushTimer?.Change(Until(due), Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -279,8 +279,10 @@ public sealed partial class SyncEngine
     {
         if (due < _retransmitDue)
         {
+            // Until() never goes below zero: after a slow pass `due` may already lie in the past, and a negative
+            // due time would throw with _retransmitDue set, leaving the timer disarmed for good.
             _retransmitDue = due;
-            _retransmitTimer?.Change(due - Now, Timeout.InfiniteTimeSpan);
+            _retransmitTimer?.Change(Until(due), Timeout.InfiniteTimeSpan);
         }
     }
 

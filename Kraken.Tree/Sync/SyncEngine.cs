@@ -455,7 +455,17 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             return delay;
         }
 
-        var latest = earliestDeadline - Now + _options.HelloInterval;
+        var latest = Until(earliestDeadline + _options.HelloInterval);
         return delay <= latest ? delay : latest;
+    }
+
+    /// <summary>
+    /// The delay from now until <paramref name="due"/>, never negative: time moves on while a pass runs (a slow or
+    /// stalled machine), so a moment computed earlier in the pass may already have passed when its timer is armed.
+    /// </summary>
+    private TimeSpan Until(TimeSpan due)
+    {
+        var delay = due - Now;
+        return delay > TimeSpan.Zero ? delay : TimeSpan.Zero;
     }
 }
