@@ -1,5 +1,6 @@
 // The running daemon: the state store, durable Cfg, the sync and reconcile engines and the modules, started in order.
 using Kraken.Daemon.Modules;
+using Kraken.Modules;
 using Kraken.Daemon.Storage;
 using Kraken.Net.Execution;
 using Kraken.Net.Transport;
@@ -132,6 +133,7 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
 
     private void StartEngines()
     {
+        var joinOptions = JoinSettings.Read(_configuration.GetSection("Modules").GetSection("Join"));
         var modules = new List<IReconcileModule>();
         foreach (var module in _modules)
         {
@@ -155,7 +157,7 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         _reconcile = new ReconcileEngine(
             Self,
             Store,
-            modules,
+            ModuleSet.Compose(modules, joinOptions),
             _reconcileExecutor,
             Time,
             new ReconcileOptions { StartFrozen = Options.Reconcile.StartFrozen, MutationObserver = e => MutationEvent?.Invoke(e) },

@@ -7,7 +7,11 @@ public abstract class RootDaemonTestBase : IAsyncLifetime
 {
     internal TestDaemon D { get; private set; } = null!;
 
-    public async Task InitializeAsync() => D = await TestDaemon.StartRootAsync();
+    /// <summary>
+    /// Starts the root frozen: the example's goal (RunState SYNC) would otherwise have it power its children at once,
+    /// and these tests want the engine to act only when they thaw it.
+    /// </summary>
+    public async Task InitializeAsync() => D = await TestDaemon.StartRootAsync(extra: "--Reconcile:StartFrozen=true");
 
     public async Task DisposeAsync() => await D.DisposeAsync();
 

@@ -160,7 +160,7 @@ public sealed class ApiTests : RootDaemonTestBase
         wrong.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-the-token-at-all");
         await AssertProblem(await D.Http.SendAsync(wrong), HttpStatusCode.Unauthorized, "does not match");
         Assert.Equal(before, D.Daemon.Store.Sequence);
-        Assert.False(D.Daemon.Reconcile.IsFrozen);
+        Assert.True(D.Daemon.Reconcile.IsFrozen); // as it started: the refused thaw changed nothing
     }
 
     [Fact]
@@ -198,7 +198,7 @@ public sealed class ApiTests : RootDaemonTestBase
     public async Task Serves_the_graph_a_plan_freeze_thaw_and_the_tree()
     {
         var graph = await ReadJson(await D.Http.GetAsync("/api/v1/graph"));
-        Assert.Equal(["OFFtoON", "ONtoOFF", "UKtoOFF"], graph.GetProperty("mutations").EnumerateArray().Select(m => m.GetProperty("id").GetString()).Order());
+        Assert.Equal(["OFFtoON", "ONtoOFF", "UKtoOFF", "UKtoSYNC"], graph.GetProperty("mutations").EnumerateArray().Select(m => m.GetProperty("id").GetString()).Order());
         var dot = await D.Http.GetStringAsync("/api/v1/graph?format=dot");
         Assert.StartsWith("digraph", dot.TrimStart(), StringComparison.Ordinal);
         await AssertProblem(await D.Http.GetAsync("/api/v1/graph?format=svg"), HttpStatusCode.BadRequest, "svg");
@@ -210,13 +210,15 @@ public sealed class ApiTests : RootDaemonTestBase
         // Frozen: the plan is there, but nothing runs.
         await D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.T1a}", Json("""{"/PhysState": "POWER_ON"}"""));
         var plan = await ReadJson(await D.Http.GetAsync($"/api/v1/nodes/{TestDaemon.T1a}/plan"));
-        Assert.Equal(["UKtoOFF", "OFFtoON"], plan.GetProperty("plan").GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("mutation").GetString()));
+        Assert.Equal(["UKtoOFF", "OFFtoON", "UKtoSYNC"], plan.GetProperty("plan").GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("mutation").GetString()));
 
         Assert.False((await ReadJson(await D.Authorized.PostAsync("/api/v1/reconcile/thaw", null))).GetProperty("frozen").GetBoolean());
         var t1a = NodeId.Parse(TestDaemon.T1a, null);
         await Until(() => D.Daemon.Store.Get(StateView.Dsc, t1a)?.PhysState == Kraken.Tree.State.Proto.PhysState.PowerOn, "the simulated power module turns t1a on");
-        var done = await ReadJson(await D.Http.GetAsync($"/api/v1/nodes/{TestDaemon.T1a}/plan"));
-        Assert.Equal("Complete", done.GetProperty("status").GetString());
+        // Powered, it waits for its daemon to join (no daemon runs here): the join step is under way.
+        var joining = await ReadJson(await D.Http.GetAsync($"/api/v1/nodes/{TestDaemon.T1a}/plan"));
+        Assert.Equal("Running", joining.GetProperty("status").GetString());
+        Assert.Equal(["UKtoSYNC"], joining.GetProperty("plan").GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("mutation").GetString()));
 
         var tree = await ReadJson(await D.Http.GetAsync("/api/v1/tree"));
         Assert.Equal("root", tree.GetProperty("role").GetString());

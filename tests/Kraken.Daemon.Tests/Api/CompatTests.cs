@@ -78,7 +78,11 @@ public sealed class CompatTests : RootDaemonTestBase
     [Fact]
     public async Task Sme_paths_freeze_only_on_an_authorized_post()
     {
-        Assert.False((await Get("/sme/frozen")).GetProperty("frozen").GetBoolean());
+        // The test root starts frozen; a GET must not thaw it, and an authorized POST thaws and freezes.
+        Assert.True((await Get("/sme/frozen")).GetProperty("frozen").GetBoolean());
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await D.Http.GetAsync("/sme/thaw")).StatusCode);
+        Assert.True(D.Daemon.Reconcile.IsFrozen);
+        Assert.False(JsonDocument.Parse(await (await D.Authorized.PostAsync("/sme/thaw", null)).Content.ReadAsStringAsync()).RootElement.GetProperty("frozen").GetBoolean());
         Assert.Equal(HttpStatusCode.MethodNotAllowed, (await D.Http.GetAsync("/sme/freeze")).StatusCode);
         Assert.False(D.Daemon.Reconcile.IsFrozen);
 
@@ -97,10 +101,11 @@ public sealed class CompatTests : RootDaemonTestBase
         Assert.NotEmpty(nodes);
         Assert.All(nodes, n => Assert.True(n.TryGetProperty("label", out _) && n.TryGetProperty("id", out _)));
         var edges = graph.GetProperty("edges").EnumerateArray().ToList();
-        Assert.Equal(3, edges.Count);
+        Assert.Equal(5, edges.Count); // UKtoOFF, OFFtoON, ONtoOFF between the power states, UKtoSYNC from on and unknown
         Assert.All(edges, e => Assert.True(e.TryGetProperty("from", out _) && e.TryGetProperty("to", out _) && e.TryGetProperty("id", out _)));
 
-        // No active path: 409 with a message.
+        // No active path (no goal once RunState SYNC is taken out of its Cfg): 409 with a message.
+        await D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.N101}", Json("""{"/RunState": null}"""));
         var none = await D.Http.GetAsync($"/graph/node/{TestDaemon.N101}/json");
         Assert.Equal(HttpStatusCode.Conflict, none.StatusCode);
         Assert.Contains("no active path", await none.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -109,7 +114,7 @@ public sealed class CompatTests : RootDaemonTestBase
         await D.Authorized.PatchAsync($"/api/v1/cfg/nodes/{TestDaemon.T1a}", Json("""{"/PhysState": "POWER_ON"}"""));
         var path = await Get($"/graph/node/{TestDaemon.T1a}/json");
         var red = path.GetProperty("edges").EnumerateArray().Count(e => e.GetProperty("color").GetProperty("color").GetString() == "#FF0000");
-        Assert.Equal(2, red);
+        Assert.Equal(3, red); // UKtoOFF, OFFtoON, UKtoSYNC
 
         var enums = (await Get("/enumerables")).EnumerateArray().ToList();
         var phys = Assert.Single(enums, e => e.GetProperty("url").GetString() == "physState");

@@ -30,6 +30,7 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
         await Patch(TestDaemon.N101, """{"/PhysState": "POWER_ON"}""");
         await Patch(TestDaemon.T1a, """{"/Arch": "arm64"}""");
         await Patch(TestDaemon.T1a, """{"/PhysState": "POWER_ON"}""");
+        await D.Daemon.SetFrozenAsync(false);
 
         // The first matching event is t1a's Cfg PhysState; the module then turns it on: dispatches and Dsc follow.
         var events = new List<(string Type, JsonElement Data)>();
@@ -103,8 +104,14 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
     [Fact]
     public async Task Metrics_export_daemon_engine_and_module_meters_in_prometheus_text()
     {
+        // Thawed, the root powers on both its children (their goal SYNC needs power) and waits for them to join.
         await Patch(TestDaemon.T1a, """{"/PhysState": "POWER_ON"}""");
-        await ApiTests.Until(() => D.Daemon.Store.Get(Kraken.Tree.State.StateView.Dsc, Kraken.Tree.State.NodeId.Parse(TestDaemon.T1a, null))?.PhysState == Kraken.Tree.State.Proto.PhysState.PowerOn, "t1a on");
+        await D.Daemon.SetFrozenAsync(false);
+        foreach (var child in new[] { TestDaemon.T1a, "00000000-0000-4000-8000-000000000102" })
+        {
+            await ApiTests.Until(() => D.Daemon.Store.Get(Kraken.Tree.State.StateView.Dsc, Kraken.Tree.State.NodeId.Parse(child, null))?.PhysState == Kraken.Tree.State.Proto.PhysState.PowerOn, $"{child} on");
+        }
+
 
         // A module's own meter appears without any daemon change, as long as its name starts with "Kraken.".
         using var meter = new Meter("Kraken.TestModule");
@@ -119,7 +126,7 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
         var samples = text.Split('\n').Where(l => l.Length > 0 && l[0] != '#').ToList();
         Assert.All(samples, s => Assert.StartsWith("kraken_", s, StringComparison.Ordinal));
         Assert.Contains("kraken_nodes{run_state=\"SYNC\",view=\"cfg\"} 9", samples);
-        Assert.Contains("kraken_nodes_phys{phys_state=\"POWER_ON\",view=\"dsc\"} 1", samples);
+        Assert.Contains("kraken_nodes_phys{phys_state=\"POWER_ON\",view=\"dsc\"} 2", samples);
         Assert.Contains("kraken_testmodule_leases_total{pool=\"a\"} 3", samples);
         Assert.Contains("# TYPE kraken_reconcile_mutations_dispatched_total counter", text, StringComparison.Ordinal);
         Assert.Contains(samples, s => s.StartsWith("kraken_reconcile_mutations_dispatched_total{kraken_module=\"simpower\"}", StringComparison.Ordinal));
