@@ -2,11 +2,13 @@
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using Kraken.Modules;
 using Kraken.Sim.Cli;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Reports;
 using Kraken.Sim.Scenarios;
 using Kraken.Sim.Sweeps;
+using Kraken.Tree.Reconcile;
 using Kraken.Tree.State;
 using Kraken.Tree.StateFiles;
 using Kraken.Tree.Sync;
@@ -29,6 +31,12 @@ internal static class Program
                 return Show(null, stdout, stderr);
             case ["show", var file]:
                 return Show(file, stdout, stderr);
+            case ["graph"]:
+                stdout.WriteLine(Graph().ToJson());
+                return 0;
+            case ["graph", "--dot"]:
+                stdout.Write(Graph().ToDot());
+                return 0;
             case ["help" or "--help" or "-h"]:
                 stdout.WriteLine(SimCommand.Usage);
                 return 0;
@@ -145,6 +153,12 @@ internal static class Program
 
         return 0;
     }
+
+    /// <summary>
+    /// The mutation graph every simulated parent runs: the daemon's module set (power, PXE, join) with its defaults,
+    /// in the JSON of the daemon's <c>GET /api/v1/graph</c>.
+    /// </summary>
+    internal static MutationGraph Graph() => ModuleSet.Graph(SimModules.Options(new SimSettings()));
 
     private static int Show(string? path, TextWriter stdout, TextWriter stderr)
     {

@@ -12,13 +12,14 @@ internal sealed record SimCommand
     public const string Usage = """
         usage: kraken-sim                                    a 10,000-node cold boot and its summary
                kraken-sim show [STATE-FILE]                  print the tree of a state file (default: the example)
+               kraken-sim graph [--dot]                      the mutation graph every simulated parent runs
                kraken-sim [run] [--scenario NAME] [OPTIONS]  coldboot | change | kill-parent | partition
                kraken-sim sweep [--hello LIST] [--dead-mult LIST] [--fanout LIST] [OPTIONS]
         topology:  --nodes N  --tiers T  --fanout F | F1,F2,..  --export-state FILE
         protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --compare
         network:   --latency D  --jitter D  --loss P  --dup P  --reorder P
         hardware:  --power-on DIST  --power-off DIST  --power-fail P  --power-concurrency N  --power-poll D
-                   --pxe DIST  --kernel DIST  --dhcp real|delay
+                   --pxe DIST  --fetch DIST  --kernel DIST  --dhcp real|delay
         scenario:  --warm | --cold  --kill K  --revive D  --partition-for D  --settle D  --limit D
         run:       --seed N  --realtime  --json FILE  --plot FILE.svg  --quiet
         (durations: 250ms, 5s, 2m; distributions: 5s, uniform:2s..8s, normal:30s,5s; see docs/simulator.md)
@@ -186,6 +187,9 @@ internal sealed record SimCommand
                     break;
                 case "--kernel":
                     s = s with { Kernel = DelayText.Parse(Value(), name) };
+                    break;
+                case "--fetch":
+                    s = s with { Fetch = DelayText.Parse(Value(), name) };
                     break;
                 case "--limit":
                     s = s with { Limit = Durations.Parse(Value(), name) };

@@ -58,14 +58,20 @@ internal sealed class EventWheel
 
 internal enum SimEventKind : byte
 {
-    PxeDone,
+    /// <summary>A powered machine's firmware has run and asks for an address.</summary>
+    FirmwareDone,
+
+    /// <summary>The node's boot files have arrived from its parent.</summary>
+    FetchDone,
+
+    /// <summary>The node's kernel and initramfs are up: its daemon starts.</summary>
     KernelDone,
+
     Scenario,
-    DhcpStart,
     DhcpToServer,
     DhcpToClient,
     DhcpTimeout,
 }
 
-/// <summary>One hardware event: what happened, to which node, for which request (ignored once interrupted).</summary>
-internal readonly record struct SimEvent(SimEventKind Kind, int Node, object? Request);
+/// <summary>One hardware event: what happened, to which node, during which of its boots (ignored once that boot is over).</summary>
+internal readonly record struct SimEvent(SimEventKind Kind, int Node, object? Payload, int Boot = 0);

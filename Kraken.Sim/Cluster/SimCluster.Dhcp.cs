@@ -1,5 +1,6 @@
 // Simulated boots through the real DHCP server: every parent that boots children runs a DhcpServer over its own
 // store, and each booting node's firmware runs a minimal DHCP client whose frames cross the virtual network.
+using Kraken.Modules.Pxe;
 using Kraken.Modules.Pxe.Dhcp;
 using Kraken.Net.Link;
 using Kraken.Net.Packets;
@@ -55,8 +56,8 @@ internal sealed partial class SimCluster
 
     private bool RealDhcp => Settings.Dhcp == DhcpMode.Real;
 
-    /// <summary>A parent's DHCP server: bindings from its own store, restricted to its children.</summary>
-    private IDisposable? StartDhcpServer(int node, StateStore store)
+    /// <summary>A parent's DHCP server: bindings from its own store, restricted to its children; what it sees goes to <paramref name="pxe"/>.</summary>
+    private IDisposable? StartDhcpServer(int node, StateStore store, PxeModule pxe)
     {
         if (!RealDhcp)
         {
@@ -64,22 +65,25 @@ internal sealed partial class SimCluster
         }
 
         _dhcp ??= new DhcpServer?[Topology.Tier.Length];
-        var bindings = new StoreDhcpBindings(store, id => _index.TryGetValue(id, out var child) && Topology.Parent[child] == node);
+        var bindings = new StoreDhcpBindings(store, IsChildOf(node));
         var segment = new InMemorySegment(queueCapacity: 1);
         var link = segment.Attach("sim" + node.ToString(System.Globalization.CultureInfo.InvariantCulture),
             new MacAddress(MacOf(node)).ToPhysicalAddress());
         var server = new DhcpServer(new DhcpServerOptions { ServerAddress = Ipv4.ToAddress(AddressOf(node)) }, link, bindings, Time, NullLogger.Instance);
+
+        // As in the daemon's PXE services: an ACK to a boot client moves the node to PXE INIT (and RunState INIT).
+        server.Observed += o => pxe.ObserveDhcp(o.Mac, o.Node, o.Acked, o.IsIpxe || o.Arch != DhcpClientArch.Other);
         _dhcp[node] = server;
         _dhcpServers.Add(server);
         return new DhcpServerHandle(this, node, server, bindings, link);
     }
 
-    /// <summary>Power on to the first DISCOVER: the firmware's part of the PXE time.</summary>
-    private void StartDhcpClient(int node, PendingStep step)
+    /// <summary>The firmware of boot <paramref name="boot"/> has run: its DHCP client sends the first DISCOVER.</summary>
+    private void StartDhcpClient(int node, int boot)
     {
         _clients ??= new DhcpClientState[Topology.Tier.Length];
         ref var c = ref _clients[node];
-        c = new DhcpClientState { Step = step, Xid = (uint)Random.Next() | 1u, Stage = DhcpStage.Selecting, Started = Time.Elapsed };
+        c = new DhcpClientState { Boot = boot, Xid = (uint)Random.Next() | 1u, Stage = DhcpStage.Selecting, Started = Time.Elapsed };
         SendClientMessage(node, ref c);
     }
 
@@ -110,7 +114,7 @@ internal sealed partial class SimCluster
         Dhcp.ClientFrames[Topology.Tier[node]]++;
         Transmit(SimEventKind.DhcpToServer, node, frame, length);
         c.TimeoutDue = Time.GetUtcNow().UtcTicks + s_backoff[c.Attempt].Ticks;
-        Wheel.Schedule(s_backoff[c.Attempt], new SimEvent(SimEventKind.DhcpTimeout, node, c.Step));
+        Wheel.Schedule(s_backoff[c.Attempt], new SimEvent(SimEventKind.DhcpTimeout, node, null, c.Boot));
     }
 
     /// <summary>
@@ -143,22 +147,14 @@ internal sealed partial class SimCluster
     {
         switch (e.Kind)
         {
-            case SimEventKind.DhcpStart:
-                var step = (PendingStep)e.Request!;
-                if (!step.Request.Interrupted.IsCancellationRequested)
-                {
-                    StartDhcpClient(e.Node, step);
-                }
-
-                break;
             case SimEventKind.DhcpToServer:
-                ServerReceives(e.Node, (DhcpFrame)e.Request!);
+                ServerReceives(e.Node, (DhcpFrame)e.Payload!);
                 break;
             case SimEventKind.DhcpToClient:
-                ClientReceives(e.Node, (DhcpFrame)e.Request!);
+                ClientReceives(e.Node, (DhcpFrame)e.Payload!);
                 break;
             case SimEventKind.DhcpTimeout:
-                ClientTimeout(e.Node, (PendingStep)e.Request!);
+                ClientTimeout(e.Node, e.Boot);
                 break;
         }
     }
@@ -198,9 +194,9 @@ internal sealed partial class SimCluster
             }
 
             ref var c = ref _clients[node];
-            if (c.Step!.Request.Interrupted.IsCancellationRequested)
+            if (!IsCurrentBoot(node, c.Boot))
             {
-                c.Stage = DhcpStage.Idle;
+                c.Stage = DhcpStage.Idle;   // the machine lost power since this exchange began
                 return;
             }
 
@@ -240,7 +236,7 @@ internal sealed partial class SimCluster
                     c.Leased = m.YourAddress;
                     c.Stage = DhcpStage.Bound;
                     Dhcp.Leases++;
-                    c.Step.Module.Host!.Discover(Topology.Ids[node], _schema.Resolve(SimModules.PxeState), _pxeWait);
+                    Leased(node, c.Boot);
                     break;
                 case (DhcpStage.Requesting, DhcpMessageType.Nak):
                     c.Stage = DhcpStage.Selecting;
@@ -256,16 +252,16 @@ internal sealed partial class SimCluster
     }
 
     /// <summary>No answer in time: send the same message again after a doubled wait, up to four times, then give up.</summary>
-    private void ClientTimeout(int node, PendingStep step)
+    private void ClientTimeout(int node, int boot)
     {
         ref var c = ref _clients![node];
-        if (!ReferenceEquals(c.Step, step) || c.Stage is not (DhcpStage.Selecting or DhcpStage.Requesting)
+        if (c.Boot != boot || c.Stage is not (DhcpStage.Selecting or DhcpStage.Requesting)
             || c.TimeoutDue != Time.GetUtcNow().UtcTicks)
         {
-            return;   // answered meanwhile, or a timer of an earlier message
+            return;   // answered meanwhile, or a timer of an earlier message or boot
         }
 
-        if (step.Request.Interrupted.IsCancellationRequested)
+        if (!IsCurrentBoot(node, boot))
         {
             c.Stage = DhcpStage.Idle;
             return;
@@ -313,7 +309,7 @@ internal sealed partial class SimCluster
     /// <summary>The firmware's DHCP client of one node: where its exchange stands.</summary>
     private struct DhcpClientState
     {
-        public PendingStep? Step;
+        public int Boot;
         public uint Xid;
         public DhcpStage Stage;
         public int Attempt;

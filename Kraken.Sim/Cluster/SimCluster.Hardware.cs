@@ -1,82 +1,121 @@
-// Simulated hardware: what PXE and boot requests do and when, and what a power loss does to a node.
+// Simulated hardware: what a machine does when its power comes and goes, from firmware to a running daemon.
 using Kraken.Modules.Power;
-using Kraken.Tree.Reconcile;
+using Kraken.Modules.Pxe;
+using Kraken.Net.Execution;
+using Kraken.Net.Packets;
 
 namespace Kraken.Sim.Cluster;
 
 internal sealed partial class SimCluster
 {
-    /// <summary>
-    /// A machine went off or was reset by its power module: its daemon dies, and its parent's PXE view resets so
-    /// that the next power-on boots it from scratch.
-    /// </summary>
-    internal void OnPowerLoss(int node)
-    {
-        Hardware.PowerLosses++;
-        StopDaemon(node);
-        if (Topology.Parent[node] is var parent and >= 0 && BootModuleOf(parent) is { } boot)
-        {
-            var id = Topology.Ids[node];
-            boot.Discover(id, _schema.Resolve(SimModules.PxeState), _pxeNone);
-            boot.Discover(id, _schema.RunState, _runUnknown);
-        }
-    }
+    /// <summary>The files a booting node fetches from its parent (the PXE module's default boot files).</summary>
+    private static readonly string[] s_bootFiles = ["vmlinuz", "initrd.img"];
+
+    // Per node: the boot it is on. Power on and power loss start a new one, so events of an earlier boot are dropped.
+    private int[]? _boot;
+
+    // Per parent: its PXE module while its daemon runs; what its DHCP, TFTP and HTTP services see goes there.
+    private PxeModule?[]? _pxe;
 
     /// <summary>Counts of hardware events.</summary>
     public HardwareCounters Hardware { get; } = new();
 
-    /// <summary>A step dispatched to a simulated module: draw its delay and put its outcome on the wheel.</summary>
-    internal void OnModuleRequest(SimModules.HardwareModule module, MutationRequest request)
+    /// <summary>A BMC switched a machine: its host stops when power goes, its firmware starts when power comes.</summary>
+    private void OnPowerApplied(SimPowerTransition t)
     {
-        var node = IndexOf(request.Node);
-        if (node < 0)
+        var node = IndexOf(t.Node);
+        if (node <= 0 || !(t.PowerLost || t.PoweredOn))
         {
             return;
         }
 
-        var step = new PendingStep(module, request);
-        switch (request.MutationId)
+        Executor.Post(() =>
         {
-            case "NONEtoWAIT":
-                // With the real DHCP exchange the PXE time is the firmware's until its first DISCOVER; the ACK ends
-                // the phase. The boot file's transfer (TFTP) stays part of the kernel time.
-                Wheel.Schedule(Settings.Pxe.Sample(Random), new SimEvent(RealDhcp ? SimEventKind.DhcpStart : SimEventKind.PxeDone, node, step));
-                break;
-            case "WAITtoINIT":
-                Wheel.Schedule(Settings.Kernel.Sample(Random), new SimEvent(SimEventKind.KernelDone, node, step));
-                break;
-            default:
-                // INITtoSYNC: nothing to do; the parent's sync engine confirms it when the child joins.
-                break;
-        }
+            if (t.PowerLost)
+            {
+                OnPowerLoss(node);
+            }
+
+            if (t.PoweredOn)
+            {
+                OnPowerOn(node);
+            }
+        });
     }
+
+    /// <summary>The machine went off or was reset: its daemon dies; whatever its boot had scheduled is void.</summary>
+    private void OnPowerLoss(int node)
+    {
+        Hardware.PowerLosses++;
+        NextBoot(node);
+        StopDaemon(node);
+    }
+
+    /// <summary>The machine came on: its firmware runs (<see cref="SimSettings.Pxe"/>), then asks for an address.</summary>
+    private void OnPowerOn(int node)
+    {
+        var boot = NextBoot(node);
+        Wheel.Schedule(Settings.Pxe.Sample(Random), new SimEvent(SimEventKind.FirmwareDone, node, null, boot));
+    }
+
+    private int NextBoot(int node) => ++(_boot ??= new int[Topology.Tier.Length])[node];
+
+    private bool IsCurrentBoot(int node, int boot) => _boot is not null && _boot[node] == boot;
+
+    /// <summary>The PXE module of <paramref name="node"/>'s parent, if that daemon runs.</summary>
+    private PxeModule? ParentPxe(int node) => Topology.Parent[node] is var parent and >= 0 ? _pxe?[parent] : null;
+
+    /// <summary>The node has its address (<paramref name="boot"/>): it fetches kernel and initrd from its parent.</summary>
+    private void Leased(int node, int boot) =>
+        Wheel.Schedule(Settings.Fetch.Sample(Random), new SimEvent(SimEventKind.FetchDone, node, null, boot));
 
     private void OnEvent(SimEvent e)
     {
-        if (e.Kind == SimEventKind.Scenario)
+        switch (e.Kind)
         {
-            ((Action)e.Request!)();
-            return;
+            case SimEventKind.Scenario:
+                ((Action)e.Payload!)();
+                return;
+            case SimEventKind.DhcpToServer or SimEventKind.DhcpToClient or SimEventKind.DhcpTimeout:
+                OnDhcpEvent(e);
+                return;
         }
 
-        if (e.Kind >= SimEventKind.DhcpStart)
+        if (!IsCurrentBoot(e.Node, e.Boot))
         {
-            OnDhcpEvent(e);
-            return;
+            return;   // the machine lost power (or was restarted) since this was scheduled
         }
 
-        var step = (PendingStep)e.Request!;
-        if (step.Request.Interrupted.IsCancellationRequested)
-        {
-            return;
-        }
-
-        var host = step.Module.Host!;
         var id = Topology.Ids[e.Node];
         switch (e.Kind)
         {
-            case SimEventKind.PxeDone:
-                host.Discover(id, _schema.Resolve(SimModules.PxeState), _pxeWait);
+            case SimEventKind.FirmwareDone when RealDhcp:
+                StartDhcpClient(e.Node, e.Boot);
+                break;
+            case SimEventKind.FirmwareDone:
+                // DHCP as part of the firmware delay: the parent's PXE module sees the ACK the server would have sent.
+                if (ParentPxe(e.Node) is { } pxe)
+                {
+                    Dhcp.Leases++;
+                    pxe.ObserveDhcp(new MacAddress(MacOf(e.Node)).ToPhysicalAddress(), id, acked: true, bootClient: true);
+                    Leased(e.Node, e.Boot);
+                }
+
+                break;
+            case SimEventKind.FetchDone:
+                // Kernel and initrd delivered in full by the parent's boot servers; without them the boot stalls here
+                // and the parent's engine times the step out.
+                if (ParentPxe(e.Node) is { } server)
+                {
+                    var address = Ipv4.ToAddress(AddressOf(e.Node));
+                    foreach (var file in s_bootFiles)
+                    {
+                        server.ObserveFetch(id, address, file, completed: true);
+                    }
+
+                    Wheel.Schedule(Settings.Kernel.Sample(Random), new SimEvent(SimEventKind.KernelDone, e.Node, null, e.Boot));
+                }
+
                 break;
             case SimEventKind.KernelDone:
                 Hardware.Boots++;
@@ -85,23 +124,13 @@ internal sealed partial class SimCluster
                     StartDaemon(e.Node);
                 }
 
-                host.Discover(id, _schema.Resolve(SimModules.PxeState), _pxeInit);
-                host.Discover(id, _schema.RunState, _runInit);
                 break;
         }
     }
 
-    private IReconcileHost? BootModuleOf(int parent) => _bootHosts.GetValueOrDefault(parent);
-
-    private readonly Dictionary<int, IReconcileHost> _bootHosts = [];
-
-    internal void RegisterBootHost(int parent, IReconcileHost host) => _bootHosts[parent] = host;
-
     /// <summary>Schedules scenario work at <paramref name="at"/> of virtual time (or at once if that has passed).</summary>
     public void At(TimeSpan at, Action action) =>
         Wheel.Schedule(at - Time.Elapsed, new SimEvent(SimEventKind.Scenario, 0, action));
-
-    private sealed record PendingStep(SimModules.HardwareModule Module, MutationRequest Request);
 }
 
 /// <summary>Hardware events of the run.</summary>

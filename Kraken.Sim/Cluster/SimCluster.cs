@@ -1,6 +1,7 @@
 // A simulated cluster: the real sync and reconcile engines of every virtual node on one virtual clock.
 using System.Text;
 using Kraken.Modules.Power;
+using Kraken.Modules.Pxe;
 using Kraken.Net.Execution;
 using Kraken.Net.Transport;
 using Kraken.Sim.Topology;
@@ -28,10 +29,6 @@ internal sealed partial class SimCluster
     private readonly StateSchema _schema = StateSchema.Default;
     private readonly StateValue _powerOn;
     private readonly StateValue _runInit;
-    private readonly StateValue _runUnknown;
-    private readonly StateValue _pxeNone;
-    private readonly StateValue _pxeWait;
-    private readonly StateValue _pxeInit;
 
     public SimCluster(SimSettings settings, SimTopology? topology = null)
     {
@@ -51,7 +48,7 @@ internal sealed partial class SimCluster
             HangRate = settings.PowerFailure,
             Seed = Random.Next(),
         });
-        Machines = new SimMachines(this, Power);
+        Power.Applied += OnPowerApplied;
         var n = Topology.Tier.Length;
         _index = new Dictionary<NodeId, int>(n);
         for (var i = 0; i < n; i++)
@@ -63,11 +60,6 @@ internal sealed partial class SimCluster
         _retired = new SyncTotals[Topology.TierCounts.Length];
         _powerOn = NodeEditor.Parse(_schema.PhysState, "POWER_ON");
         _runInit = NodeEditor.Parse(_schema.RunState, "INIT");
-        _runUnknown = NodeEditor.Parse(_schema.RunState, "UNKNOWN");
-        var pxe = _schema.Resolve(SimModules.PxeState);
-        _pxeNone = NodeEditor.Parse(pxe, "NONE");
-        _pxeWait = NodeEditor.Parse(pxe, "WAIT");
-        _pxeInit = NodeEditor.Parse(pxe, "INIT");
         ChangeUrl = _schema.ServiceState("app");
         Root = new RootObserver(this);
         StartRoot();
@@ -88,11 +80,8 @@ internal sealed partial class SimCluster
 
     public EventWheel Wheel { get; }
 
-    /// <summary>Every machine's power state, behind simulated BMCs (the power module's simulated driver).</summary>
+    /// <summary>Every machine's power state, behind simulated BMCs: the driver the parents' power modules call.</summary>
     public SimPowerDriver Power { get; }
-
-    /// <summary>The driver the parents' power modules call: <see cref="Power"/>, plus what power does to a running node.</summary>
-    public IPowerDriver Machines { get; }
 
     /// <summary>What the root sees: every node's Dsc /RunState and when it first reached SYNC.</summary>
     public RootObserver Root { get; }
@@ -113,6 +102,9 @@ internal sealed partial class SimCluster
     public static int DefaultFanout(int nodes, int tiers) => Math.Max(2, (int)Math.Ceiling(Math.Pow(nodes, 1.0 / tiers)));
 
     public int IndexOf(NodeId id) => _index.TryGetValue(id, out var i) ? i : -1;
+
+    /// <summary>Which nodes <paramref name="parent"/> boots: its children in the topology (as its Cfg says).</summary>
+    public Func<NodeId, bool> IsChildOf(int parent) => id => _index.TryGetValue(id, out var child) && Topology.Parent[child] == parent;
 
     public bool IsRunning(int node) => _daemons[node] is not null;
 
@@ -217,14 +209,15 @@ internal sealed partial class SimCluster
         IDisposable[] modules = [];
         if (!t.IsLeaf(node))
         {
-            var list = SimModules.Create(this, node);
-            modules = [.. list.OfType<IDisposable>()];
-            if (StartDhcpServer(node, store) is { } dhcp)
+            var set = SimModules.Create(this, node, store);
+            modules = [set];
+            (_pxe ??= new PxeModule?[t.Tier.Length])[node] = set.Pxe;
+            if (StartDhcpServer(node, store, set.Pxe) is { } dhcp)
             {
                 modules = [.. modules, dhcp];
             }
 
-            reconcile = new ReconcileEngine(id, store, list, Executor, Time, s_reconcileOptions);
+            reconcile = new ReconcileEngine(id, store, set.Modules, Executor, Time, s_reconcileOptions);
             reconcile.Start();
         }
 
@@ -251,6 +244,11 @@ internal sealed partial class SimCluster
 
         Network.Crash(EndPointOf(Topology.Ids[node]));
         _retired[Topology.Tier[node]].Add(d.Sync.Counters);
+        if (_pxe is not null)
+        {
+            _pxe[node] = null;
+        }
+
         d.Reconcile?.Dispose();
         foreach (var m in d.Modules)
         {

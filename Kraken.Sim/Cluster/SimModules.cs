@@ -1,74 +1,57 @@
-// The reconcile modules every simulated parent daemon runs for its children: power, PXE boot, join.
+// The reconcile modules every simulated parent runs for its children: the daemon's module set over simulated services.
+using Kraken.Modules;
 using Kraken.Modules.Power;
+using Kraken.Modules.Pxe;
 using Kraken.Tree.Reconcile;
+using Kraken.Tree.State;
 
 namespace Kraken.Sim.Cluster;
 
 /// <summary>
-/// The modules of a simulated parent. Power is the real <see cref="PowerModule"/> over the simulated BMCs;
-/// boot and join are simulated here as ordinary <see cref="IReconcileModule"/>s: the real
-/// <see cref="ReconcileEngine"/> of each parent plans and dispatches their steps, and they answer through
-/// discoveries, after delays drawn from the run's distributions on the shared <see cref="EventWheel"/>.
+/// A simulated parent runs the same <see cref="ModuleSet"/> as a daemon configured with power and PXE: the real
+/// <see cref="PowerModule"/> over the simulated BMCs, the real <see cref="PxeModule"/> fed by what the parent's
+/// real DHCP server and its simulated boot-file servers see, and the real join step, confirmed by the parent's
+/// sync engine when the child's daemon joins. Only the services under the modules are simulated.
 /// </summary>
 internal static class SimModules
 {
-    public const string Phys = "/PhysState";
-    public const string Run = "/RunState";
-    public const string PxeState = "/Extensions/Pxe/State";
+    public const string PxeState = PxeModule.StateUrl;
 
-    private static readonly UrlValue s_hang = new(Phys, "PHYS_HANG");
-
-    /// <summary>PXE: NONE -> WAIT (firmware, DHCP, boot files), WAIT -> INIT (kernel up, daemon started).</summary>
-    public static ModuleDeclaration Boot { get; } = new("pxe")
+    /// <summary>
+    /// The set's options: the daemon's defaults, with the run's power concurrency and polling (which only change how
+    /// the module schedules calls, not its declaration: the mutation graph is the daemon's).
+    /// </summary>
+    public static ModuleSetOptions Options(SimSettings settings) => ModuleSetOptions.Realistic with
     {
-        Discoverables = [new(PxeState, ["NONE", "WAIT", "INIT"]), new(Run, ["UNKNOWN", "INIT"])],
-        Mutations =
-        [
-            new("NONEtoWAIT") { Mutates = [new(PxeState, "NONE", "WAIT")], Requires = [new(Phys, "POWER_ON")], Context = MutationContext.Child, Timeout = TimeSpan.FromMinutes(2), FailTo = s_hang },
-            new("WAITtoINIT") { Mutates = [new(PxeState, "WAIT", "INIT"), new(Run, "UNKNOWN", "INIT")], Requires = [new(Phys, "POWER_ON")], Context = MutationContext.Child, Timeout = TimeSpan.FromMinutes(3), FailTo = s_hang },
-        ],
+        Power = new PowerOptions { DefaultDriverConcurrency = settings.PowerConcurrency, PollInterval = settings.PowerPoll },
     };
 
-    /// <summary>INIT -> SYNC is the child's join: the parent's sync engine writes SYNC when it admits the child.</summary>
-    public static ModuleDeclaration Join { get; } = new("join")
+    /// <summary>The modules of parent <paramref name="parent"/>, over its own store.</summary>
+    public static ParentModules Create(SimCluster cluster, int parent, StateStore store)
     {
-        Discoverables = [new(Run, ["SYNC", "ERROR"])],
-        Mutations =
-        [
-            new("INITtoSYNC") { Mutates = [new(Run, "INIT", "SYNC")], Requires = [new(Phys, "POWER_ON"), new(PxeState, "INIT")], Context = MutationContext.Child, Timeout = TimeSpan.FromMinutes(2), FailTo = s_hang },
-        ],
-    };
+        var nodes = new BootNodeDirectory(store, cluster.IsChildOf(parent));
+        var modules = ModuleSet.Create(
+            Options(cluster.Settings),
+            power => new PowerModule([cluster.Power], cluster.Executor, cluster.Time, power),
+            pxe => new PxeModule(nodes, pxe));
+        return new ParentModules(modules, nodes);
+    }
 
-    /// <summary>A parent's modules: the real power module over the simulated BMCs, and the simulated boot and join.</summary>
-    public static IReconcileModule[] Create(SimCluster cluster, int parent) =>
-    [
-        new PowerModule([cluster.Machines], cluster.Executor, cluster.Time, new PowerOptions
-        {
-            DefaultDriverConcurrency = cluster.Settings.PowerConcurrency,
-            PollInterval = cluster.Settings.PowerPoll,
-        }),
-        new HardwareModule(Boot, cluster, parent),
-        new HardwareModule(Join, cluster, parent),
-    ];
-
-    /// <summary>One module of one parent: requests become events on the wheel; events become discoveries.</summary>
-    internal sealed class HardwareModule(ModuleDeclaration declaration, SimCluster cluster, int parent) : IReconcileModule
+    /// <summary>A parent's modules and what they hold open.</summary>
+    internal sealed class ParentModules(IReadOnlyList<IReconcileModule> modules, BootNodeDirectory nodes) : IDisposable
     {
-        public ModuleDeclaration Declaration { get; } = declaration;
+        public IReadOnlyList<IReconcileModule> Modules { get; } = modules;
 
-        public IReconcileHost? Host { get; private set; }
+        public PxeModule Pxe { get; } = modules.OfType<PxeModule>().Single();
 
-        public int Parent { get; } = parent;
-
-        public void Attach(IReconcileHost host)
+        public void Dispose()
         {
-            Host = host;
-            if (ReferenceEquals(Declaration, Boot))
+            foreach (var m in Modules.OfType<IDisposable>())
             {
-                cluster.RegisterBootHost(Parent, host);
+                m.Dispose();
             }
-        }
 
-        public void OnMutationRequest(MutationRequest request) => cluster.OnModuleRequest(this, request);
+            nodes.Dispose();
+        }
     }
 }

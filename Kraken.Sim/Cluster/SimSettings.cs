@@ -51,10 +51,13 @@ internal sealed record SimSettings
     /// <summary>How often a parent's power module polls the power state of its children; zero turns polling off.</summary>
     public TimeSpan PowerPoll { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Firmware, DHCP and boot-file download: power on to PXE WAIT.</summary>
+    /// <summary>Firmware: power on to the first DHCP DISCOVER (with <see cref="DhcpMode.Delay"/>, to the ACK).</summary>
     public SimDelay Pxe { get; init; } = SimDelay.Normal(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(4));
 
-    /// <summary>Kernel and initramfs until the daemon runs: PXE WAIT to INIT.</summary>
+    /// <summary>Boot files: the DHCP ACK to kernel and initrd delivered by the parent (PXE INIT to COMP).</summary>
+    public SimDelay Fetch { get; init; } = SimDelay.Normal(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1));
+
+    /// <summary>Kernel and initramfs: boot files delivered to the node's daemon running and joining.</summary>
     public SimDelay Kernel { get; init; } = SimDelay.Normal(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(6));
 
     /// <summary>The PXE phase's DHCP exchange: through each parent's real DHCP server (default), or part of the PXE delay.</summary>

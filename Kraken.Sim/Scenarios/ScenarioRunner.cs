@@ -253,6 +253,7 @@ internal sealed partial class ScenarioRunner
         {
             list.Add(new("power-on", DelayText.Format(s.PowerOn)));
             list.Add(new("pxe", DelayText.Format(s.Pxe)));
+            list.Add(new("fetch", DelayText.Format(s.Fetch)));
             list.Add(new("kernel", DelayText.Format(s.Kernel)));
             list.Add(new("dhcp", s.Dhcp == DhcpMode.Real ? "real" : "delay"));
             list.Add(new("power-fail", s.PowerFailure.ToString(System.Globalization.CultureInfo.InvariantCulture)));

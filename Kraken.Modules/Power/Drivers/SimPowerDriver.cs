@@ -129,6 +129,12 @@ public sealed class SimPowerDriver : IPowerDriver
     /// <summary>The most calls pending at once so far.</summary>
     public int PeakPending { get; private set; }
 
+    /// <summary>
+    /// Raised when a call switches a machine (every action but Status), where the call completes, after the state
+    /// changed: what a simulated machine does when its power goes or comes (its host stops, its firmware starts).
+    /// </summary>
+    public event Action<SimPowerTransition>? Applied;
+
     /// <summary>A node's simulated power state.</summary>
     public PowerStatus GetState(NodeId node)
     {
@@ -185,10 +191,11 @@ public sealed class SimPowerDriver : IPowerDriver
 
     private PowerStatus Apply(NodeId node, PowerAction action)
     {
+        PowerStatus current, next;
         lock (_lock)
         {
-            var current = _states.TryGetValue(node, out var s) ? s : _options.InitialState;
-            var next = action switch
+            current = _states.TryGetValue(node, out var s) ? s : _options.InitialState;
+            next = action switch
             {
                 PowerAction.Status => current,
                 PowerAction.Off => PowerStatus.Off,
@@ -196,8 +203,14 @@ public sealed class SimPowerDriver : IPowerDriver
                 _ => PowerStatus.On,
             };
             _states[node] = next;
-            return next;
         }
+
+        if (action != PowerAction.Status)
+        {
+            Applied?.Invoke(new SimPowerTransition(node, action, current, next));
+        }
+
+        return next;
     }
 
     private static PowerException Refused(PowerTarget target, PowerAction action) =>
@@ -274,4 +287,20 @@ public sealed class SimPowerDriver : IPowerDriver
             }
         }
     }
+}
+
+/// <summary>A power action a simulated BMC carried out: the machine was <paramref name="Before"/>, is <paramref name="After"/>.</summary>
+/// <param name="Node">The node.</param>
+/// <param name="Action">What was asked: a <see cref="PowerAction.Cycle"/> or <see cref="PowerAction.Reset"/> of a running machine restarts it, on to on.</param>
+/// <param name="Before">The power state before.</param>
+/// <param name="After">The power state after.</param>
+public readonly record struct SimPowerTransition(NodeId Node, PowerAction Action, PowerStatus Before, PowerStatus After)
+{
+    /// <summary>The machine's host lost power (switched off, or restarted by a cycle or reset).</summary>
+    public bool PowerLost => Before == PowerStatus.On && (After != PowerStatus.On || Restart);
+
+    /// <summary>The machine's firmware starts (switched on, or restarted).</summary>
+    public bool PoweredOn => After == PowerStatus.On && (Before != PowerStatus.On || Restart);
+
+    private bool Restart => Action is PowerAction.Cycle or PowerAction.Reset;
 }
