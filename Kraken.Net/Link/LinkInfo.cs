@@ -1,5 +1,6 @@
 // What the kernel reports about interfaces, their IPv4 addresses and IPv4 routes (rtnetlink dumps).
 using System.Net;
+using Kraken.Net.Link.Internal.Netlink;
 using Kraken.Net.Packets;
 
 namespace Kraken.Net.Link;
@@ -14,13 +15,13 @@ namespace Kraken.Net.Link;
 public sealed record LinkInfo(int Index, string Name, MacAddress? Mac, uint Flags, int Mtu, IReadOnlyList<Ipv4InterfaceAddress> Addresses)
 {
     /// <summary>Administratively up (<c>IFF_UP</c>).</summary>
-    public bool IsUp => (Flags & 0x1) != 0;
+    public bool IsUp => (Flags & Rtnl.IffUp) != 0;
 
     /// <summary>The loopback device (<c>IFF_LOOPBACK</c>).</summary>
-    public bool IsLoopback => (Flags & 0x8) != 0;
+    public bool IsLoopback => (Flags & Rtnl.IffLoopback) != 0;
 
     /// <summary>The driver reports a carrier (<c>IFF_LOWER_UP</c>).</summary>
-    public bool HasCarrier => (Flags & 0x10000) != 0;
+    public bool HasCarrier => (Flags & Rtnl.IffLowerUp) != 0;
 
     public override string ToString() =>
         $"{Name} (ifindex {Index}, {(Mac is { } mac ? mac.ToString() : "no MAC")}, mtu {Mtu}, {(IsUp ? "up" : "down")}{(Addresses.Count > 0 ? ", " + string.Join(' ', Addresses) : string.Empty)})";

@@ -126,8 +126,19 @@ public sealed class NetworkConfiguratorTests : IDisposable
         Mtu = mtu,
     };
 
-    /// <summary>Everything iproute2 reports about the namespace's links, addresses and routes.</summary>
-    private string Snapshot() => string.Join('\n', ConfiguratorNamespace.Ip("-n", _ns.Name, "-4", "addr"), ConfiguratorNamespace.Ip("-n", _ns.Name, "link"), ConfiguratorNamespace.Ip("-n", _ns.Name, "-4", "route", "show", "table", "all"));
+    /// <summary>
+    /// The configuration iproute2 reports (per link: name, MAC, MTU, admin state, IPv4 addresses; every IPv4 route of
+    /// every table), leaving out carrier and operational state, which a veth settles on its own after going up.
+    /// </summary>
+    private string Snapshot()
+    {
+        var links = _ns.Json("addr").EnumerateArray().Select(l =>
+            $"{l.GetProperty("ifname").GetString()} {l.GetProperty("address").GetString()} mtu {l.GetProperty("mtu").GetInt32()} "
+            + $"{(ConfiguratorNamespace.IsUp(l) ? "up" : "down")} [{string.Join(' ', _ns.Ipv4(l.GetProperty("ifname").GetString()!))}]");
+        var routes = _ns.Json("-4", "route", "show", "table", "all").EnumerateArray().Select(r =>
+            string.Join(' ', r.EnumerateObject().Where(p => p.Name != "flags").Select(p => $"{p.Name}={p.Value}")));
+        return string.Join('\n', links.Concat(routes));
+    }
 
     [Fact]
     public async Task Configure_brings_up_loopback_and_the_uplink_with_mtu_address_broadcast_and_default_route()
