@@ -105,9 +105,6 @@ internal sealed class NetlinkExchange(uint sequence, NetlinkMessageHandler? hand
 
     public NetlinkReply Reply { get; private set; }
 
-    /// <summary>Data messages handed to the handler so far.</summary>
-    public int Messages { get; private set; }
-
     public void Process(ReadOnlySpan<byte> datagram)
     {
         var reader = new NetlinkMessageReader(datagram);
@@ -140,7 +137,6 @@ internal sealed class NetlinkExchange(uint sequence, NetlinkMessageHandler? hand
                     if (handler is not null)
                     {
                         _interrupted |= (message.Flags & Rtnl.NlmFDumpIntr) != 0;
-                        Messages++;
                         handler(message.Type, message.Payload);
                     }
 
