@@ -81,10 +81,10 @@ public static class FrameCodec
     }
 
     /// <summary>Writes a frame into a new array (join and bulk messages; the hello path writes into a pooled buffer).</summary>
-    public static byte[] ToArray(MessageType type, UInt128 sender, ulong sequence, ReadOnlySpan<byte> payload, FrameMac mac)
+    public static byte[] ToArray(MessageType type, UInt128 sender, ulong sequence, ReadOnlySpan<byte> payload, FrameMac mac, byte flags = 0)
     {
         var bytes = new byte[FrameHeader.Overhead + payload.Length];
-        Write(bytes, type, 0, sender, sequence, payload, mac);
+        Write(bytes, type, flags, sender, sequence, payload, mac);
         return bytes;
     }
 

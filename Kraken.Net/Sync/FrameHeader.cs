@@ -25,6 +25,12 @@ public readonly record struct FrameHeader(MessageType Type, byte Flags, UInt128 
     /// <summary>Protocol version this code speaks.</summary>
     public const byte Version = 1;
 
+    /// <summary>
+    /// Flag bit 0 of a join frame (request, challenge, reject): it is MAC'd under the join key of the child's bootstrap
+    /// credential, not of the cluster join secret (docs/protocol.md 5.2). Other frames send 0.
+    /// </summary>
+    public const byte BootstrapFlag = 0x01;
+
     /// <summary>Whole frame length: header, payload, MAC.</summary>
     public int FrameLength => Size + PayloadLength + MacSize;
 

@@ -9,8 +9,11 @@ namespace Kraken.Net.Sync;
 /// <list type="bullet">
 /// <item>join key = HKDF(secret, info "kraken-sync v1 join"): MACs the join challenge, request and reject;</item>
 /// <item>proof = HMAC-SHA256(HKDF(secret, info "kraken-sync v1 proof"), "join" | parent nonce | child nonce | child id | parent id);</item>
-/// <item>adjacency key = HKDF(secret, salt = child nonce | parent nonce, info "kraken-sync v1 adjacency" | child id | parent id).</item>
+/// <item>adjacency key = HKDF(secret, salt = child nonce | parent nonce, info "kraken-sync v1 adjacency" | child id | parent id);</item>
+/// <item>secrets key = HKDF(secret, salt = child nonce | parent nonce, info "kraken-sync v1 secrets" | child id | parent id):
+/// seals what a parent hands a child that joined with a bootstrap credential.</item>
 /// </list>
+/// The secret is the cluster join secret, or a node's bootstrap credential for that node's first join.
 /// </summary>
 public static class SyncKeys
 {
@@ -20,6 +23,7 @@ public static class SyncKeys
     private static readonly byte[] s_joinInfo = Encoding.ASCII.GetBytes("kraken-sync v1 join");
     private static readonly byte[] s_proofInfo = Encoding.ASCII.GetBytes("kraken-sync v1 proof");
     private static readonly byte[] s_adjacencyInfo = Encoding.ASCII.GetBytes("kraken-sync v1 adjacency");
+    private static readonly byte[] s_secretsInfo = Encoding.ASCII.GetBytes("kraken-sync v1 secrets");
     private static readonly byte[] s_joinLabel = Encoding.ASCII.GetBytes("join");
 
     public static byte[] DeriveJoinKey(ReadOnlySpan<byte> secret) => HKDF.DeriveKey(HashAlgorithmName.SHA256, CheckSecret(secret), KeySize, [], s_joinInfo);
@@ -38,15 +42,22 @@ public static class SyncKeys
         return HMACSHA256.HashData(proofKey, data);
     }
 
-    public static byte[] DeriveAdjacencyKey(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> childNonce, ReadOnlySpan<byte> parentNonce, UInt128 child, UInt128 parent)
+    public static byte[] DeriveAdjacencyKey(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> childNonce, ReadOnlySpan<byte> parentNonce, UInt128 child, UInt128 parent) =>
+        DerivePairKey(s_adjacencyInfo, secret, childNonce, parentNonce, child, parent);
+
+    /// <summary>The key that seals a JoinAccept's secrets: bound to this join's nonces and ids, like the adjacency key, but never used for a MAC.</summary>
+    public static byte[] DeriveSecretsKey(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> childNonce, ReadOnlySpan<byte> parentNonce, UInt128 child, UInt128 parent) =>
+        DerivePairKey(s_secretsInfo, secret, childNonce, parentNonce, child, parent);
+
+    private static byte[] DerivePairKey(byte[] label, ReadOnlySpan<byte> secret, ReadOnlySpan<byte> childNonce, ReadOnlySpan<byte> parentNonce, UInt128 child, UInt128 parent)
     {
         var salt = new byte[2 * NonceSize];
         childNonce.CopyTo(salt);
         parentNonce.CopyTo(salt.AsSpan(NonceSize));
-        var info = new byte[s_adjacencyInfo.Length + 32];
-        s_adjacencyInfo.CopyTo(info, 0);
-        WriteId(info.AsSpan(s_adjacencyInfo.Length), child);
-        WriteId(info.AsSpan(s_adjacencyInfo.Length + 16), parent);
+        var info = new byte[label.Length + 32];
+        label.CopyTo(info, 0);
+        WriteId(info.AsSpan(label.Length), child);
+        WriteId(info.AsSpan(label.Length + 16), parent);
         return HKDF.DeriveKey(HashAlgorithmName.SHA256, CheckSecret(secret), KeySize, salt, info);
     }
 

@@ -87,6 +87,9 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
 
     public ulong NextDeltaId { get; set; }
 
+    /// <summary>Child adjacencies: the cluster's control state changed since the child was last sent it.</summary>
+    public bool ControlDirty { get; set; }
+
     // Inbound.
     /// <summary>The peer's version of each record received; its digest must match the peer's hellos.</summary>
     public VersionTable Received { get; } = new();

@@ -185,7 +185,17 @@ public sealed partial class SyncEngine
         var ready = new List<NodeId>();
         foreach (var adj in AdjacenciesInOrder())
         {
-            if (adj.Dirty.Count == 0 || !adj.IsUp)
+            if (!adj.IsUp)
+            {
+                continue;
+            }
+
+            if (adj.ControlDirty)
+            {
+                SendControl(adj);
+            }
+
+            if (adj.Dirty.Count == 0)
             {
                 continue;
             }
@@ -338,6 +348,10 @@ public sealed partial class SyncEngine
     private void OnDelta(Adjacency adj, Delta delta)
     {
         CheckView(adj, delta.View);
+        if (delta.Control is { } control)
+        {
+            OnDeltaControl(adj, control);
+        }
 
         // Decode everything before changing anything: a malformed delta is dropped whole.
         var records = new List<NodeRecord>(delta.Records.Count);

@@ -19,10 +19,36 @@ public sealed partial class SyncEngine
     private int _nextJoinIndex;
     private int _joinRoundStart;
 
+    /// <summary>
+    /// The secret one join runs on and the join key derived from it: the cluster join secret, or (flag
+    /// <see cref="FrameHeader.BootstrapFlag"/>) the child's bootstrap credential for its first join.
+    /// </summary>
+    private sealed class JoinKeys(byte[] secret, FrameMac mac, bool bootstrap) : IDisposable
+    {
+        public byte[] Secret { get; } = secret;
+
+        public FrameMac Mac { get; } = mac;
+
+        public bool Bootstrap { get; } = bootstrap;
+
+        public byte Flags => Bootstrap ? FrameHeader.BootstrapFlag : (byte)0;
+
+        // The cluster's join key is the engine's and outlives the join; a bootstrap key is this join's alone.
+        public void Dispose()
+        {
+            if (Bootstrap)
+            {
+                Mac.Dispose();
+            }
+        }
+    }
+
     /// <summary>Child side: one attempt to join the parent at <see cref="Index"/>.</summary>
-    private sealed class JoinAttempt(int index, TimeSpan started, uint localId)
+    private sealed class JoinAttempt(int index, TimeSpan started, uint localId, JoinKeys keys)
     {
         public int Index { get; } = index;
+
+        public JoinKeys Keys { get; } = keys;
 
         /// <summary>This side's id of the adjacency to come, sent in the join request.</summary>
         public uint LocalId { get; } = localId;
@@ -39,7 +65,7 @@ public sealed partial class SyncEngine
     }
 
     /// <summary>Parent side: a child that asked to join and was sent a challenge.</summary>
-    private sealed record PendingJoin(NodeId Child, byte[] ChildNonce, byte[] ParentNonce, TimeSpan Started);
+    private sealed record PendingJoin(NodeId Child, byte[] ChildNonce, byte[] ParentNonce, TimeSpan Started, JoinKeys Keys);
 
     /// <summary>Starts a round of join attempts at parent <paramref name="index"/>, after <paramref name="delay"/>.</summary>
     private void BeginJoin(int index, TimeSpan delay)
@@ -78,7 +104,7 @@ public sealed partial class SyncEngine
             return;
         }
 
-        var attempt = new JoinAttempt(_nextJoinIndex, Now, NewLocalId());
+        var attempt = new JoinAttempt(_nextJoinIndex, Now, NewLocalId(), ChildJoinKeys());
         _join = attempt;
         Counters.OnTransition(AdjacencyState.Down, AdjacencyState.Joining);
         PublishSnapshot();
@@ -87,13 +113,20 @@ public sealed partial class SyncEngine
         _joinTimer!.Change(_options.JoinTimeout, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>The cluster join secret once this node holds it; until then (a node booted by its parent) its bootstrap credential.</summary>
+    private JoinKeys ChildJoinKeys() => _secret is { } secret
+        ? new JoinKeys(secret, _joinMac!, bootstrap: false)
+        : new JoinKeys(_options.BootstrapCredential!, new FrameMac(SyncKeys.DeriveJoinKey(_options.BootstrapCredential!)), bootstrap: true);
+
     private void CancelJoin()
     {
         _joinTimer?.Dispose();
         _join?.Connection?.Close();
+        _join?.Keys.Dispose();
         _join = null;
         foreach (var c in _pendingJoins)
         {
+            (c.Tag as PendingJoin)?.Keys.Dispose();
             c.Close();
         }
 
@@ -105,6 +138,7 @@ public sealed partial class SyncEngine
         var attempt = _join!;
         _join = null;
         attempt.Connection?.Close();
+        attempt.Keys.Dispose();
 
         // Within a round the next parent is tried at once; a round that failed everywhere backs off, doubling,
         // and the next round starts again from the primary.
@@ -142,12 +176,12 @@ public sealed partial class SyncEngine
             DatagramPort = (uint)_transport.DatagramPort,
             AdjacencyId = attempt.LocalId,
         };
-        SendJoinFrame(connection, MessageType.JoinRequest, request, _joinMac);
+        SendJoinFrame(connection, MessageType.JoinRequest, request, attempt.Keys);
     }
 
-    private void SendJoinFrame(IFrameConnection connection, MessageType type, IMessage message, FrameMac mac, ulong sequence = 1)
+    private void SendJoinFrame(IFrameConnection connection, MessageType type, IMessage message, JoinKeys keys, ulong sequence = 1)
     {
-        var frame = FrameCodec.ToArray(type, _selfWire, sequence, message.ToByteArray(), mac);
+        var frame = FrameCodec.ToArray(type, _selfWire, sequence, message.ToByteArray(), keys.Mac, keys.Flags);
         connection.Send(frame);
         Counters.OnSent(type, frame.Length);
     }
@@ -160,7 +194,7 @@ public sealed partial class SyncEngine
             switch (header.Type)
             {
                 case MessageType.JoinRequest when !connection.IsOutbound:
-                    OnJoinRequest(connection, frame, JoinRequest.Parser.ParseFrom(payload));
+                    OnJoinRequest(connection, header, frame, payload);
                     return;
                 case MessageType.JoinChallenge when connection.Tag is JoinAttempt a && ReferenceEquals(a, _join):
                     OnJoinChallenge(a, frame, JoinChallenge.Parser.ParseFrom(payload));
@@ -169,7 +203,7 @@ public sealed partial class SyncEngine
                     OnJoinAccept(a, frame, JoinAccept.Parser.ParseFrom(payload));
                     return;
                 case MessageType.JoinReject when connection.Tag is JoinAttempt a && ReferenceEquals(a, _join):
-                    if (!FrameCodec.Verify(frame, _joinMac))
+                    if (!FrameCodec.Verify(frame, a.Keys.Mac))
                     {
                         Drop(DropReason.BadMac, header.Type, "join reject");
                         return;
@@ -200,7 +234,7 @@ public sealed partial class SyncEngine
 
     private void OnJoinChallenge(JoinAttempt attempt, ReadOnlySpan<byte> frame, JoinChallenge challenge)
     {
-        if (!FrameCodec.Verify(frame, _joinMac))
+        if (!FrameCodec.Verify(frame, attempt.Keys.Mac))
         {
             Drop(DropReason.BadMac, MessageType.JoinChallenge, "the parent does not hold our join secret");
             JoinFailed("the parent failed authentication");
@@ -215,7 +249,7 @@ public sealed partial class SyncEngine
         attempt.ParentId = new NodeId(challenge.ParentId.Span);
         attempt.ParentNonce = challenge.ParentNonce.ToByteArray();
         PublishSnapshot();
-        var proof = SyncKeys.ComputeProof(_options.JoinSecret, attempt.ParentNonce, attempt.ChildNonce, _selfWire, Adjacency.Wire(attempt.ParentId));
+        var proof = SyncKeys.ComputeProof(attempt.Keys.Secret, attempt.ParentNonce, attempt.ChildNonce, _selfWire, Adjacency.Wire(attempt.ParentId));
         var request = new JoinRequest
         {
             ChildId = ByteString.CopyFrom(Self.ToByteArray()),
@@ -224,12 +258,12 @@ public sealed partial class SyncEngine
             DatagramPort = (uint)_transport.DatagramPort,
             AdjacencyId = attempt.LocalId,
         };
-        SendJoinFrame(attempt.Connection!, MessageType.JoinRequest, request, _joinMac, 2);
+        SendJoinFrame(attempt.Connection!, MessageType.JoinRequest, request, attempt.Keys, 2);
     }
 
     private void OnJoinAccept(JoinAttempt attempt, ReadOnlySpan<byte> frame, JoinAccept accept)
     {
-        var key = SyncKeys.DeriveAdjacencyKey(_options.JoinSecret, attempt.ChildNonce, attempt.ParentNonce!, _selfWire, Adjacency.Wire(attempt.ParentId));
+        var key = SyncKeys.DeriveAdjacencyKey(attempt.Keys.Secret, attempt.ChildNonce, attempt.ParentNonce!, _selfWire, Adjacency.Wire(attempt.ParentId));
         var adj = new Adjacency(attempt.ParentId, AdjacencyRole.Parent, key, _options.Parents[attempt.Index], Now)
         {
             ParentIndex = attempt.Index,
@@ -253,11 +287,50 @@ public sealed partial class SyncEngine
             throw new ArgumentException($"join accept: the Dsc record is for {dsc.Id}, not {Self}");
         }
 
+        JoinSecrets? secrets = null;
+        if (!accept.Secrets.IsEmpty)
+        {
+            try
+            {
+                var sealedKey = SyncKeys.DeriveSecretsKey(attempt.Keys.Secret, attempt.ChildNonce, attempt.ParentNonce!, _selfWire, Adjacency.Wire(attempt.ParentId));
+                secrets = JoinSecrets.Parser.ParseFrom(SecretBox.Open(sealedKey, accept.Secrets.Span, SecretsContext(Self, attempt.ParentId)));
+            }
+            catch (CryptographicException ex)
+            {
+                adj.Dispose();
+                throw new ArgumentException($"join accept: the sealed secrets do not open: {ex.Message}");
+            }
+
+            if (secrets.JoinSecret.Length < 16)
+            {
+                adj.Dispose();
+                throw new ArgumentException("join accept: the sealed join secret is shorter than 16 bytes");
+            }
+        }
+
         adj.Window.Accept(FrameHeader.Read(frame, _options.MaxMessageSize).Sequence);
         _join = null;
         _joinTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _joinFailures = 0;
         attempt.Connection?.Close();
+        attempt.Keys.Dispose();
+        if (secrets is not null && _secret is null)
+        {
+            // The first join of a node booted with a bootstrap credential: from now on it joins (and admits its own
+            // children) with the cluster's secret; the credential was single-use.
+            _joinMac = new FrameMac(SyncKeys.DeriveJoinKey(secrets.JoinSecret.Span));
+            Volatile.Write(ref _secret, secrets.JoinSecret.ToByteArray());
+        }
+        else if (attempt.Keys.Bootstrap)
+        {
+            SyncLog.NoSecrets(_logger, attempt.ParentId);
+        }
+
+        // The cluster's control state first: a node that joins a frozen cluster is frozen before its Cfg arrives.
+        if (accept.Control is { } control)
+        {
+            ApplyControl(new ClusterControl(control.Version, control.Frozen), fromJoin: true);
+        }
         if (_parent is { } old)
         {
             Unregister(old);
@@ -291,6 +364,11 @@ public sealed partial class SyncEngine
         });
 
         SyncLog.Joined(_logger, adj.Peer, adj.EndPoint, records.Count);
+        if (secrets is not null)
+        {
+            SecretsReceived?.Invoke(secrets.Credentials);
+        }
+
         SetState(adj, AdjacencyState.Exchange);
         RebuildTopology();
         adj.Flowing = UpwardSet();
@@ -314,56 +392,141 @@ public sealed partial class SyncEngine
 
     // ---- Parent side ----
 
-    private void OnJoinRequest(IFrameConnection connection, ReadOnlySpan<byte> frame, JoinRequest request)
+    private void OnJoinRequest(IFrameConnection connection, in FrameHeader header, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> payload)
     {
-        if (!FrameCodec.Verify(frame, _joinMac))
+        var bootstrap = (header.Flags & FrameHeader.BootstrapFlag) != 0;
+        var sender = new NodeId((ulong)(header.Sender >> 64), (ulong)header.Sender);
+        var pending = connection.Tag as PendingJoin;
+        var keys = pending is { } p0 && p0.Keys.Bootstrap == bootstrap ? p0.Keys : RequestKeys(connection, sender, bootstrap);
+        if (keys is null)
         {
-            Drop(DropReason.BadMac, MessageType.JoinRequest, "join request not under the cluster join key");
-            Refuse(connection, null, "bad_mac", "not authenticated with the cluster join secret", reply: false);
             return;
         }
 
+        if (!FrameCodec.Verify(frame, keys.Mac))
+        {
+            Drop(DropReason.BadMac, MessageType.JoinRequest, bootstrap ? "join request not under the bootstrap credential" : "join request not under the cluster join key");
+            Refuse(connection, null, "bad_mac", bootstrap ? "not authenticated with a bootstrap credential" : "not authenticated with the cluster join secret", keys, reply: false);
+            DisposeUnlessPending(keys, pending);
+            return;
+        }
+
+        var request = JoinRequest.Parser.ParseFrom(payload);
         if (request.ChildId.Length != NodeId.Size || request.ChildNonce.Length != SyncKeys.NonceSize)
         {
+            DisposeUnlessPending(keys, pending);
             throw new ArgumentException("join request: child id and nonce must be 16 bytes each");
         }
 
         var child = new NodeId(request.ChildId.Span);
+        if (bootstrap && child != sender)
+        {
+            DisposeUnlessPending(keys, pending);
+            throw new ArgumentException($"join request: the child id {child} is not the sender {sender} the credential was checked for");
+        }
+
         if (!Admissible(child, out var why))
         {
             Drop(DropReason.UnknownSender, MessageType.JoinRequest, why);
-            Refuse(connection, child, "unknown_node", why, reply: true);
+            Refuse(connection, child, "unknown_node", why, keys, reply: true);
+            DisposeUnlessPending(keys, pending);
             return;
         }
 
         if (request.Proof.IsEmpty)
         {
             // Step 2: challenge with a fresh nonce.
-            var pending = new PendingJoin(child, request.ChildNonce.ToByteArray(), SyncKeys.NewNonce(), Now);
-            connection.Tag = pending;
-            _pendingJoins.Add(connection);
-            var challenge = new JoinChallenge { ParentId = ByteString.CopyFrom(Self.ToByteArray()), ParentNonce = ByteString.CopyFrom(pending.ParentNonce) };
-            SendJoinFrame(connection, MessageType.JoinChallenge, challenge, _joinMac);
+            var challenged = new PendingJoin(child, request.ChildNonce.ToByteArray(), SyncKeys.NewNonce(), Now, keys);
+            if (pending is not null && !ReferenceEquals(pending.Keys, keys))
+            {
+                pending.Keys.Dispose();
+            }
+
+            connection.Tag = challenged;
+            if (pending is null)
+            {
+                _pendingJoins.Add(connection);
+            }
+            var challenge = new JoinChallenge { ParentId = ByteString.CopyFrom(Self.ToByteArray()), ParentNonce = ByteString.CopyFrom(challenged.ParentNonce) };
+            SendJoinFrame(connection, MessageType.JoinChallenge, challenge, keys);
             return;
         }
 
-        if (connection.Tag is not PendingJoin p || p.Child != child || !request.ChildNonce.Span.SequenceEqual(p.ChildNonce))
+        if (pending is not { } p || p.Child != child || !request.ChildNonce.Span.SequenceEqual(p.ChildNonce) || !ReferenceEquals(p.Keys, keys))
         {
             Drop(DropReason.UnknownSender, MessageType.JoinRequest, "proof without a matching challenge");
-            Refuse(connection, child, "out_of_turn", "proof without a matching challenge", reply: true);
+            Refuse(connection, child, "out_of_turn", "proof without a matching challenge", keys, reply: true);
+            DisposeUnlessPending(keys, pending);
             return;
         }
 
-        var expected = SyncKeys.ComputeProof(_options.JoinSecret, p.ParentNonce, p.ChildNonce, Adjacency.Wire(child), _selfWire);
+        var expected = SyncKeys.ComputeProof(p.Keys.Secret, p.ParentNonce, p.ChildNonce, Adjacency.Wire(child), _selfWire);
         if (!CryptographicOperations.FixedTimeEquals(expected, request.Proof.Span))
         {
             Drop(DropReason.BadMac, MessageType.JoinRequest, "bad join proof");
-            Refuse(connection, child, "bad_proof", "bad join proof", reply: true);
+            Refuse(connection, child, "bad_proof", "bad join proof", keys, reply: true);
             return;
         }
 
         _pendingJoins.Remove(connection);
         Admit(connection, p, (int)request.DatagramPort, request.AdjacencyId);
+    }
+
+    /// <summary>
+    /// The keys a join request must be under: the cluster's join key, or, for a bootstrap join, the key of the
+    /// credential issued to the sender, if it may be used from where the request comes. Null (refused, counted) if none.
+    /// </summary>
+    private JoinKeys? RequestKeys(IFrameConnection connection, NodeId sender, bool bootstrap)
+    {
+        if (!bootstrap)
+        {
+            if (_joinMac is null || _secret is null)
+            {
+                Refuse(connection, sender, "no_secret", "this node does not hold the cluster join secret yet", null, reply: false);
+                return null;
+            }
+
+            return new JoinKeys(_secret, _joinMac, bootstrap: false);
+        }
+
+        if (_options.Bootstrap is not { } issued)
+        {
+            Refuse(connection, sender, "bootstrap_unknown", "this node issues no bootstrap credentials", null, reply: false);
+            return null;
+        }
+
+        if (!issued.TryGet(sender, connection.RemoteEndPoint, out var secret, out var refusal))
+        {
+            // No reply: without the credential (or to a stranger) nothing could be authenticated.
+            var (tag, text) = refusal switch
+            {
+                BootstrapRefusal.Used => ("bootstrap_used", "the bootstrap credential was used already"),
+                BootstrapRefusal.Expired => ("bootstrap_expired", "the bootstrap credential expired"),
+                BootstrapRefusal.WrongHost => ("bootstrap_wrong_host", $"the bootstrap credential was issued to another host than {connection.RemoteEndPoint}"),
+                _ => ("bootstrap_unknown", "no bootstrap credential was issued to this node"),
+            };
+            Refuse(connection, sender, tag, text, null, reply: false);
+            return null;
+        }
+
+        return new JoinKeys(secret, new FrameMac(SyncKeys.DeriveJoinKey(secret)), bootstrap: true);
+    }
+
+    private static void DisposeUnlessPending(JoinKeys keys, PendingJoin? pending)
+    {
+        if (!ReferenceEquals(pending?.Keys, keys))
+        {
+            keys.Dispose();
+        }
+    }
+
+    /// <summary>What a sealed JoinSecrets is bound to: the child's and the parent's ids.</summary>
+    private static byte[] SecretsContext(NodeId child, NodeId parent)
+    {
+        var context = new byte[2 * NodeId.Size];
+        child.ToByteArray().CopyTo(context, 0);
+        parent.ToByteArray().CopyTo(context, NodeId.Size);
+        return context;
     }
 
     private bool Admissible(NodeId child, out string why)
@@ -391,25 +554,28 @@ public sealed partial class SyncEngine
         return true;
     }
 
-    private void Refuse(IFrameConnection connection, NodeId? child, string reasonTag, string reason, bool reply)
+    private void Refuse(IFrameConnection connection, NodeId? child, string reasonTag, string reason, JoinKeys? keys, bool reply)
     {
         Counters.OnRefusal(reasonTag);
         SyncLog.JoinRefused(_logger, child ?? NodeId.Nil, reason);
-        if (reply)
+        if (reply && keys is not null)
         {
-            SendJoinFrame(connection, MessageType.JoinReject, new JoinReject { Reason = reason }, _joinMac);
+            SendJoinFrame(connection, MessageType.JoinReject, new JoinReject { Reason = reason }, keys);
         }
         else
         {
             connection.Close();
         }
 
-        _pendingJoins.Remove(connection);
+        if (_pendingJoins.Remove(connection) && connection.Tag is PendingJoin p)
+        {
+            p.Keys.Dispose();
+        }
     }
 
     private void Admit(IFrameConnection connection, PendingJoin join, int datagramPort, uint childAdjacencyId)
     {
-        var key = SyncKeys.DeriveAdjacencyKey(_options.JoinSecret, join.ChildNonce, join.ParentNonce, Adjacency.Wire(join.Child), _selfWire);
+        var key = SyncKeys.DeriveAdjacencyKey(join.Keys.Secret, join.ChildNonce, join.ParentNonce, Adjacency.Wire(join.Child), _selfWire);
         if (_children.TryGetValue(join.Child, out var old))
         {
             // A restarted child: its old adjacency and everything learnt over it go.
@@ -448,6 +614,34 @@ public sealed partial class SyncEngine
             }
         }
 
+        if (_control.Version > 0)
+        {
+            accept.Control = new Control { Version = _control.Version, Frozen = _control.Frozen };
+        }
+
+        if (join.Keys.Bootstrap)
+        {
+            // The credential is spent; the child gets what it needs to go on, sealed for this join only.
+            _options.Bootstrap!.Consume(join.Child);
+            var secrets = new JoinSecrets();
+            if (_secret is not null)
+            {
+                secrets.JoinSecret = ByteString.CopyFrom(_secret);
+            }
+
+            if (_options.SecretsFor?.Invoke(join.Child, adj.Flowing) is { } named)
+            {
+                foreach (var (name, value) in named)
+                {
+                    secrets.Credentials[name] = value;
+                }
+            }
+
+            var sealedKey = SyncKeys.DeriveSecretsKey(join.Keys.Secret, join.ChildNonce, join.ParentNonce, Adjacency.Wire(join.Child), _selfWire);
+            accept.Secrets = ByteString.CopyFrom(SecretBox.Seal(sealedKey, secrets.ToByteArray(), SecretsContext(join.Child, Self)));
+        }
+
+        join.Keys.Dispose();
         var frame = FrameCodec.ToArray(MessageType.JoinAccept, _selfWire, ++adj.SendSequence, accept.ToByteArray(), adj.Mac);
         connection.Send(frame);
         Counters.OnSent(MessageType.JoinAccept, frame.Length);
@@ -461,6 +655,7 @@ public sealed partial class SyncEngine
         {
             if (_pendingJoins[i].Tag is PendingJoin p && Now - p.Started >= _options.JoinTimeout)
             {
+                p.Keys.Dispose();
                 _pendingJoins[i].Close();
                 _pendingJoins.RemoveAt(i);
             }

@@ -60,6 +60,9 @@ public sealed partial class SyncEngine
     /// <summary>
     /// A child's subtree: the child and every node whose Cfg names, as parent or backup parent, a node already
     /// in the subtree. Backup children are included so that a backup parent can admit them when they fail over.
+    /// Then, as records without their subtrees, the backup parents outside it of the child and of the nodes its
+    /// subtree boots: their addresses are what a node booted down there needs to fail over (the
+    /// <c>kraken.parent</c> list its parent renders), and nothing else in the subtree holds them.
     /// </summary>
     private HashSet<NodeId> SubtreeOf(NodeId child)
     {
@@ -78,6 +81,29 @@ public sealed partial class SyncEngine
                     }
                 }
             }
+        }
+
+        List<NodeId>? stubs = null;
+        foreach (var n in result)
+        {
+            if (_store.Get(StateView.Cfg, n) is not { BackupParents.IsEmpty: false } cfg
+                || (n != child && (cfg.ParentId is not { } parent || !result.Contains(parent))))
+            {
+                continue;
+            }
+
+            foreach (var backup in cfg.BackupParents)
+            {
+                if (backup != Self && !result.Contains(backup) && _store.Contains(backup))
+                {
+                    (stubs ??= []).Add(backup);
+                }
+            }
+        }
+
+        if (stubs is not null)
+        {
+            result.UnionWith(stubs);
         }
 
         return result;

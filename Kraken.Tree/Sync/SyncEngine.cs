@@ -30,7 +30,8 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
     private readonly UInt128 _selfWire;
     private readonly Action<object?> _onDatagram;
     private readonly Dictionary<NodeId, Adjacency> _children = [];
-    private readonly FrameMac _joinMac;
+    private FrameMac? _joinMac;
+    private byte[]? _secret;
     private readonly long[] _lastDropLog = new long[SyncProtocolNames.ReasonCount];
     private Adjacency? _parent;
     private AdjacencyInfo[] _snapshot = [];
@@ -57,7 +58,13 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         _origin = time.GetTimestamp();
         _selfWire = Adjacency.Wire(options.NodeId);
         _onDatagram = OnDatagramPosted;
-        _joinMac = new FrameMac(SyncKeys.DeriveJoinKey(options.JoinSecret));
+        if (options.JoinSecret.Length > 0)
+        {
+            _secret = (byte[])options.JoinSecret.Clone();
+            _joinMac = new FrameMac(SyncKeys.DeriveJoinKey(_secret));
+        }
+
+        _control = options.Parents.Count == 0 ? options.InitialControl : default;
     }
 
     public NodeId Self => _options.NodeId;
@@ -74,6 +81,15 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
 
     /// <summary>Raised on the executor at every adjacency state change.</summary>
     public event Action<AdjacencyTransition>? AdjacencyChanged;
+
+    /// <summary>
+    /// Raised on the executor when a first join with a bootstrap credential delivered the cluster's secrets: the
+    /// named secrets (BMC credentials) this node's subtree needs. The join secret itself stays inside the engine.
+    /// </summary>
+    public event Action<IReadOnlyDictionary<string, string>>? SecretsReceived;
+
+    /// <summary>True once this node holds the cluster join secret (configured, or received at its first join).</summary>
+    public bool HasJoinSecret => Volatile.Read(ref _secret) is not null;
 
     /// <summary>Engine time: elapsed since construction on the injected clock.</summary>
     public TimeSpan Now => _time.GetElapsedTime(_origin);
@@ -114,7 +130,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
     {
         if (!_started)
         {
-            _joinMac.Dispose();
+            _joinMac?.Dispose();
             return ValueTask.CompletedTask;
         }
 
@@ -135,7 +151,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
                 adj.Dispose();
             }
 
-            _joinMac.Dispose();
+            _joinMac?.Dispose();
             return true;
         }));
     }
@@ -433,9 +449,9 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         {
             JoinFailed(error is null ? "the parent closed the stream" : $"stream failed: {error.Message}");
         }
-        else if (connection.Tag is PendingJoin)
+        else if (connection.Tag is PendingJoin pending && _pendingJoins.Remove(connection))
         {
-            _pendingJoins.Remove(connection);
+            pending.Keys.Dispose();
         }
     }
 

@@ -31,4 +31,10 @@ internal static partial class SyncLog
 
     [LoggerMessage(4008, LogLevel.Warning, "Ignored record {Node} from {Peer}: {Reason}")]
     public static partial void RecordIgnored(ILogger logger, NodeId node, NodeId peer, string reason);
+
+    [LoggerMessage(4009, LogLevel.Warning, "Joined {Parent} with a bootstrap credential but it sent no join secret: a later re-join will be refused")]
+    public static partial void NoSecrets(ILogger logger, NodeId parent);
+
+    [LoggerMessage(4010, LogLevel.Information, "Cluster control from {Source}: {Frozen} (version {Version})")]
+    public static partial void Control(ILogger logger, string source, string frozen, ulong version);
 }

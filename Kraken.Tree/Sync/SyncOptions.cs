@@ -26,8 +26,29 @@ public sealed record SyncOptions
     /// <summary>This node.</summary>
     public required NodeId NodeId { get; init; }
 
-    /// <summary>The cluster join secret (at least 16 bytes); every key is derived from it.</summary>
+    /// <summary>
+    /// The cluster join secret (at least 16 bytes); every key is derived from it. Empty on a node booted with only a
+    /// <see cref="BootstrapCredential"/>: it receives the secret, sealed, at its first join.
+    /// </summary>
     public required byte[] JoinSecret { get; init; }
+
+    /// <summary>
+    /// This node's bootstrap credential (docs/protocol.md 5.2): what its parent gave this boot, used for the first
+    /// join in place of the join secret, and consumed by it. Null on a node configured with the join secret.
+    /// </summary>
+    public byte[]? BootstrapCredential { get; init; }
+
+    /// <summary>The credentials this node issued to the children it boots; joins with one are checked against it.</summary>
+    public BootstrapCredentials? Bootstrap { get; init; }
+
+    /// <summary>
+    /// The named secrets (BMC credentials) a child that joined with a bootstrap credential gets, sealed in its
+    /// JoinAccept with the join secret: called with the child and its subtree. Null: the join secret only.
+    /// </summary>
+    public Func<NodeId, IReadOnlyCollection<NodeId>, IReadOnlyDictionary<string, string>>? SecretsFor { get; init; }
+
+    /// <summary>The cluster control state a root starts with (its persisted freeze); ignored at a child, which takes its parent's.</summary>
+    public ClusterControl InitialControl { get; init; }
 
     public SyncProfile Profile { get; init; } = SyncProfile.Kraken;
 
@@ -96,9 +117,19 @@ public sealed record SyncOptions
             throw Invalid(nameof(NodeId), "must not be the nil id");
         }
 
-        if (JoinSecret is null || JoinSecret.Length < 16)
+        if (JoinSecret is null || (JoinSecret.Length < 16 && !(JoinSecret.Length == 0 && BootstrapCredential is not null)))
         {
-            throw Invalid(nameof(JoinSecret), $"must be at least 16 bytes, got {JoinSecret?.Length ?? 0}");
+            throw Invalid(nameof(JoinSecret), $"must be at least 16 bytes, got {JoinSecret?.Length ?? 0} (it may be empty only with a bootstrap credential)");
+        }
+
+        if (BootstrapCredential is { Length: < 16 })
+        {
+            throw Invalid(nameof(BootstrapCredential), $"must be at least 16 bytes, got {BootstrapCredential.Length}");
+        }
+
+        if (BootstrapCredential is not null && Parents.Count == 0)
+        {
+            throw Invalid(nameof(BootstrapCredential), "is for a first join: a node with a bootstrap credential needs a parent");
         }
 
         Positive(HelloInterval, nameof(HelloInterval));

@@ -114,11 +114,11 @@ internal sealed class SyncCluster : IAsyncDisposable
         return c;
     }
 
-    public Member Add(NodeId id, StateStore store, IReadOnlyList<System.Net.EndPoint> parents, SyncProfile profile = SyncProfile.Kraken, Func<SyncOptions, SyncOptions>? configure = null, byte[]? secret = null)
+    public Member Add(NodeId id, StateStore store, IReadOnlyList<System.Net.EndPoint> parents, SyncProfile profile = SyncProfile.Kraken, Func<SyncOptions, SyncOptions>? configure = null, byte[]? secret = null, InMemoryEndPoint? endPoint = null)
     {
         var options = SyncOptions.ForProfile(profile, id, secret ?? Secret) with { Parents = parents };
         options = configure?.Invoke(options) ?? options;
-        var transport = Network.CreateTransport(EndPointOf(id));
+        var transport = Network.CreateTransport(endPoint ?? EndPointOf(id));
         var engine = new SyncEngine(options, store, transport, Time, Executor);
         var member = new Member(id, store, engine, transport);
         Members[id] = member;

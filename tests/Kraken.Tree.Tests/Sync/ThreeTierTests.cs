@@ -180,4 +180,32 @@ public sealed class ThreeTierTests
         Assert.Equal(0, c[c.Root].Engine.Counters.Sent(MessageType.Delta));
         Assert.True(c[c.Root].Engine.Counters.Sent(MessageType.FullHello) > 0);
     }
+
+    [Fact]
+    public async Task A_subtree_carries_the_records_of_the_backup_parents_its_nodes_fail_over_to()
+    {
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(5));
+        var name = StateSchema.Default.Nodename;
+        for (var i = 0; i < 9; i++)
+        {
+            var leaf = c[c.Leaves[i]];
+            var backup = c.Tier1[((i / 3) + 1) % 3];
+            var other = c.Tier1[((i / 3) + 2) % 3];
+
+            // The leaf holds its backup parent's record (the address it fails over to), not the third tier-1's.
+            Assert.Equal($"t{((i / 3) + 1) % 3}", leaf.Cfg(backup, name).String);
+            Assert.False(leaf.Store.Contains(other));
+            Assert.Equal(2, leaf.Store.Count);
+        }
+
+        // A tier-1 holds the backup parent of the leaves it boots; that record's own subtree does not come with it.
+        // t0 holds itself, its leaves 0-2, its backup children 6-8 (whose primary is t2), and t1, the backup of its
+        // own leaves; not t1's leaves 3-5, and not t2, whose leaves fail over to t0 but whose record they do not need here.
+        var t0 = c[c.Tier1[0]];
+        Assert.True(t0.Store.Contains(c.Tier1[1]));
+        Assert.False(t0.Store.Contains(c.Tier1[2]));
+        Assert.All(c.Leaves[3..6], l => Assert.False(t0.Store.Contains(l)));
+        Assert.Equal(8, t0.Store.Count);
+    }
 }
+
