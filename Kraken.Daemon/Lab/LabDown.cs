@@ -43,14 +43,17 @@ internal sealed class LabDown(LabPaths paths, TextWriter output)
         foreach (var p in Enumerable.Reverse(record.Processes))
         {
             var grace = p.Role == "root-daemon" ? TimeSpan.FromSeconds(10) : TimeSpan.FromSeconds(3);
-            if (await LabSystem.StopAsync(p.Pid, p.StartTime, grace))
+            foreach (var (pid, start) in Running(p))
             {
-                stopped.Add($"{p.Role} {p.Name} (pid {p.Pid.ToString(CultureInfo.InvariantCulture)})");
-            }
+                if (await LabSystem.StopAsync(pid, start, grace))
+                {
+                    stopped.Add($"{p.Role} {p.Name} (pid {pid.ToString(CultureInfo.InvariantCulture)})");
+                }
 
-            if (LabSystem.IsAlive(p.Pid, p.StartTime))
-            {
-                problems.Add($"{p.Role} {p.Name} (pid {p.Pid.ToString(CultureInfo.InvariantCulture)}) is still running");
+                if (LabSystem.IsAlive(pid, start))
+                {
+                    problems.Add($"{p.Role} {p.Name} (pid {pid.ToString(CultureInfo.InvariantCulture)}) is still running");
+                }
             }
         }
 
@@ -154,29 +157,31 @@ internal sealed class LabDown(LabPaths paths, TextWriter output)
         return problems.Count == 0;
     }
 
-    /// <summary>The PIDs a VM's files name whose command line is that VM's (a reused PID is someone else's).</summary>
-    internal static IEnumerable<int> VmPids(LabVm vm)
+    /// <summary>
+    /// A recorded process as it runs now: its recorded PID if that still has the recorded start time, and the PID its
+    /// own PID file names if that process's command line holds its marker (a lab up killed before it could record
+    /// the PID). Empty when it is not running.
+    /// </summary>
+    internal static IReadOnlyList<(int Pid, ulong StartTime)> Running(LabProcess process)
     {
-        var seen = new HashSet<int>();
-        foreach (var file in vm.PidFiles)
+        var result = new List<(int, ulong)>();
+        if (process.Pid > 1 && LabSystem.IsAlive(process.Pid, process.StartTime))
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(file).Trim();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue;
-            }
-
-            if (int.TryParse(text, CultureInfo.InvariantCulture, out var pid) && pid > 1 && seen.Add(pid)
-                && LabSystem.CommandLineOf(pid).Any(a => a.Contains(vm.Marker, StringComparison.Ordinal)))
-            {
-                yield return pid;
-            }
+            result.Add((process.Pid, process.StartTime));
         }
+
+        if (LabSystem.PidFromFile(process.PidFile, process.Marker) is { } pid && pid != process.Pid
+            && LabSystem.StartTimeOf(pid) is { } start && LabSystem.IsAlive(pid, start))
+        {
+            result.Add((pid, start));
+        }
+
+        return result;
     }
+
+    /// <summary>The PIDs a VM's files name whose command line is that VM's (a reused PID is someone else's).</summary>
+    internal static IEnumerable<int> VmPids(LabVm vm) =>
+        vm.PidFiles.Select(f => LabSystem.PidFromFile(f, vm.Marker)).OfType<int>().Distinct();
 
     /// <summary>Deletes a file or a directory tree if it exists; the number of entries removed.</summary>
     private static int Remove(string path, List<string> problems)

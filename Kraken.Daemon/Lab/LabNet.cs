@@ -6,13 +6,13 @@ using System.Runtime.Versioning;
 
 namespace Kraken.Daemon.Lab;
 
-[SupportedOSPlatform("linux")]
 internal static class LabNet
 {
     /// <summary>
     /// True when a UDP socket is bound to <paramref name="address"/>:<paramref name="port"/> in the network namespace
     /// of process <paramref name="pid"/> (read from /proc/PID/net/udp, which shows that process's namespace).
     /// </summary>
+    [SupportedOSPlatform("linux")]
     public static bool IsUdpBound(int pid, string address, int port)
     {
         string text;
@@ -36,6 +36,7 @@ internal static class LabNet
     /// Host interfaces (with their address) whose IPv4 network overlaps <paramref name="address"/>/<paramref name="prefix"/>,
     /// from <c>ip -4 -o addr show</c> in the host's namespace.
     /// </summary>
+    [SupportedOSPlatform("linux")]
     public static IReadOnlyList<string> HostAddressesIn(string address, int prefix)
     {
         var output = LabSystem.Check("ip", "-4", "-o", "addr", "show");

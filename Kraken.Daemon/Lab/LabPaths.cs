@@ -26,6 +26,8 @@ internal sealed class LabPaths(string directory)
 
     public string RootLog => Path.Combine(RootDirectory, "kraken.log");
 
+    public string RootPidFile => Path.Combine(RootDirectory, "kraken.pid");
+
     public string RootDatabase => Path.Combine(RootDirectory, "cfg.db");
 
     public string BmcDirectory => Path.Combine(Directory, "bmc");
@@ -47,6 +49,8 @@ internal sealed class LabPaths(string directory)
     public string BmcState(string node) => Path.Combine(Bmc(node), "state");
 
     public string BmcLog(string node) => Path.Combine(Bmc(node), "ipmi_sim.log");
+
+    public string BmcPidFile(string node) => Path.Combine(Bmc(node), "ipmi_sim.pid");
 
     /// <summary>The start command ipmi_sim runs on power on: it execs the VM's qemu.</summary>
     public string VmScript(string node) => Path.Combine(VmDirectory, node + ".sh");

@@ -7,10 +7,12 @@ using Kraken.Daemon.Cli;
 namespace Kraken.Daemon.Lab;
 
 /// <summary>
-/// A process the lab started (<c>Role</c> <c>root-daemon</c> or <c>bmc</c>): stopped only if its PID still has the
-/// recorded <c>StartTime</c>, field 22 of <c>/proc/PID/stat</c> (clock ticks after boot).
+/// A process the lab started (<c>Role</c> <c>root-daemon</c> or <c>bmc</c>), recorded before it starts (with
+/// <c>Pid</c> 0) and again once it runs: stopped only if its PID still has the recorded <c>StartTime</c>, field 22
+/// of <c>/proc/PID/stat</c> (clock ticks after boot), or if <c>PidFile</c> (written by the process itself at its
+/// start) names a process whose command line holds <c>Marker</c>.
 /// </summary>
-internal sealed record LabProcess(string Role, string Name, int Pid, ulong StartTime, string Namespace, string Log);
+internal sealed record LabProcess(string Role, string Name, int Pid, ulong StartTime, string Namespace, string Log, string PidFile, string Marker);
 
 /// <summary>
 /// A VM. Its qemu is started by its BMC, not by the lab, so it is found through <c>PidFiles</c> (the start script's

@@ -70,6 +70,6 @@ internal sealed class LabStatus(LabPaths paths, TextWriter output)
     /// <summary>"1234" when the recorded process runs, "1234 dead" when not, "-" when none was recorded.</summary>
     private static string Process(LabRecord record, string role, string name) =>
         record.Processes.FirstOrDefault(p => p.Role == role && p.Name == name) is { } p
-            ? p.Pid.ToString(CultureInfo.InvariantCulture) + (LabSystem.IsAlive(p.Pid, p.StartTime) ? string.Empty : " dead")
+            ? LabDown.Running(p) is [var (pid, _), ..] ? pid.ToString(CultureInfo.InvariantCulture) : p.Pid.ToString(CultureInfo.InvariantCulture) + " dead"
             : "-";
 }

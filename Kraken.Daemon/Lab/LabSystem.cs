@@ -87,13 +87,15 @@ internal static partial class LabSystem
 
     /// <summary>
     /// Starts <paramref name="command"/> inside namespace <paramref name="ns"/> in a session of its own (so a Ctrl-C
-    /// of the lab does not reach it), stdin from /dev/null, output appended to <paramref name="log"/>. setsid, sh
-    /// and ip netns exec each exec the next, so the PID returned is the command's own.
+    /// of the lab does not reach it), stdin from /dev/null, output appended to <paramref name="log"/>. The shell
+    /// writes its PID to <paramref name="pidFile"/> before anything else; then setsid, sh and ip netns exec each exec
+    /// the next, so that PID, and the one returned, is the command's own. The PID file covers the moment between
+    /// the start and the caller recording the returned PID (a lab up killed right then).
     /// </summary>
-    public static (int Pid, ulong StartTime) StartDetached(string ns, IReadOnlyList<string> command, string log, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
+    public static (int Pid, ulong StartTime) StartDetached(string ns, IReadOnlyList<string> command, string log, string pidFile, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo("setsid") { UseShellExecute = false, WorkingDirectory = workingDirectory };
-        foreach (var a in (string[])["sh", "-c", "log=\"$1\"; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null", "kraken-lab", log, "ip", "netns", "exec", ns, .. command])
+        foreach (var a in (string[])["sh", "-c", "echo $$ > \"$2\"; log=\"$1\"; shift 2; exec \"$@\" >>\"$log\" 2>&1 </dev/null", "kraken-lab", log, pidFile, "ip", "netns", "exec", ns, .. command])
         {
             psi.ArgumentList.Add(a);
         }
@@ -128,6 +130,28 @@ internal static partial class LabSystem
             var pid = p.Id;
             return (pid, StartTimeOf(pid) ?? 0);
         }
+    }
+
+    /// <summary>
+    /// The PID in <paramref name="pidFile"/> if that process's command line holds <paramref name="marker"/> (a path
+    /// only the expected process has), else null: a PID reused by someone else is never returned.
+    /// </summary>
+    public static int? PidFromFile(string pidFile, string marker)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(pidFile).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        return int.TryParse(text, CultureInfo.InvariantCulture, out var pid) && pid > 1
+            && CommandLineOf(pid).Any(a => a.Contains(marker, StringComparison.Ordinal))
+            ? pid
+            : null;
     }
 
     /// <summary>Field 22 of /proc/PID/stat (start time in clock ticks after boot); null if there is no such process.</summary>

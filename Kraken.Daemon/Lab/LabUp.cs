@@ -362,7 +362,7 @@ internal sealed partial class LabUp
         {
             StartProcess("bmc", vm.Name, _plan.FabricNamespace,
                 [tools.IpmiSim, "-c", _paths.LanConf(vm.Name), "-f", _paths.SimEmu(vm.Name), "-s", _paths.BmcState(vm.Name), "-n"],
-                _paths.BmcLog(vm.Name), _paths.Bmc(vm.Name), null);
+                _paths.BmcLog(vm.Name), _paths.BmcPidFile(vm.Name), _paths.LanConf(vm.Name), _paths.Bmc(vm.Name), null);
         }
 
         var deadline = Stopwatch.StartNew();
@@ -388,11 +388,17 @@ internal sealed partial class LabUp
         Say($"lab: {_plan.Vms.Count()} BMCs (ipmi_sim) listening, user {LabPlan.BmcUser}, password in {_paths.BmcCredential}");
     }
 
-    private void StartProcess(string role, string name, string ns, IReadOnlyList<string> command, string log, string workingDirectory, IReadOnlyDictionary<string, string?>? environment)
+    /// <summary>Records the process (its PID file and marker) before it starts, then its PID and start time.</summary>
+    private LabProcess StartProcess(string role, string name, string ns, IReadOnlyList<string> command, string log, string pidFile, string marker, string workingDirectory, IReadOnlyDictionary<string, string?>? environment)
     {
         NoteFile(log);
-        var (pid, start) = LabSystem.StartDetached(ns, command, log, workingDirectory, environment);
-        Note(r => r.Processes.Add(new LabProcess(role, name, pid, start, ns, log)));
+        NoteFile(pidFile);
+        var planned = new LabProcess(role, name, 0, 0, ns, log, pidFile, marker);
+        Note(r => r.Processes.Add(planned));
+        var (pid, start) = LabSystem.StartDetached(ns, command, log, pidFile, workingDirectory, environment);
+        var started = planned with { Pid = pid, StartTime = start };
+        Note(r => r.Processes[r.Processes.IndexOf(planned)] = started);
+        return started;
     }
 
     /// <summary>The management veth: host 198.18.255.1/30, root 198.18.255.2/30, where the root's API listens.</summary>
@@ -418,9 +424,8 @@ internal sealed partial class LabUp
         var environment = Environment.GetEnvironmentVariables().Keys.Cast<string>()
             .Where(k => k.StartsWith("KRAKEN_", StringComparison.Ordinal) || k is "NOTIFY_SOCKET" or "JOURNAL_STREAM")
             .ToDictionary(k => k, _ => (string?)null, StringComparer.Ordinal);
-        StartProcess("root-daemon", "root", _plan.RootNamespace, [.. KrakenCommand(), "serve", "--config", _paths.RootConfig],
-            _paths.RootLog, _paths.RootDirectory, environment);
-        var daemon = _record!.Processes[^1];
+        var daemon = StartProcess("root-daemon", "root", _plan.RootNamespace, [.. KrakenCommand(), "serve", "--config", _paths.RootConfig],
+            _paths.RootLog, _paths.RootPidFile, _paths.RootConfig, _paths.RootDirectory, environment);
         NoteFile(_paths.RootDatabase);
         NoteFile(_paths.RootDatabase + "-wal");
         NoteFile(_paths.RootDatabase + "-shm");

@@ -49,6 +49,7 @@ internal sealed class LabWaiter(LabPlan plan, LabPaths paths, ApiClient client, 
     ];
 
     private readonly Lock _gate = new();
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, Dictionary<string, double>> _reached = new(StringComparer.OrdinalIgnoreCase);
     private double? _allSync;
 
@@ -59,6 +60,8 @@ internal sealed class LabWaiter(LabPlan plan, LabPaths paths, ApiClient client, 
         var events = FollowEventsAsync(stop.Token);
         try
         {
+            // Subscribed before the first poll, the stream sees every change from then on (a poll only every second).
+            await Task.WhenAny(_subscribed.Task, Task.Delay(TimeSpan.FromSeconds(3), ct));
             var last = new Dictionary<string, LabNodeState>(StringComparer.OrdinalIgnoreCase);
             while (true)
             {
@@ -139,6 +142,7 @@ internal sealed class LabWaiter(LabPlan plan, LabPaths paths, ApiClient client, 
             {
                 using var response = await client.OpenStreamAsync("/api/v1/events?type=state&view=dsc", ct);
                 using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+                _subscribed.TrySetResult();
                 while (await reader.ReadLineAsync(ct) is { } line)
                 {
                     if (line.StartsWith("data: ", StringComparison.Ordinal))
