@@ -54,6 +54,11 @@ internal static class LabCommand
                     return await new LabDown(paths, stdout).RunAsync().ConfigureAwait(false);
             }
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await stderr.WriteLineAsync($"kraken lab: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
         catch (CliException ex)
         {
             await stderr.WriteLineAsync($"kraken lab: {ex.Message}").ConfigureAwait(false);

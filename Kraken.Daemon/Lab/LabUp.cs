@@ -63,9 +63,10 @@ internal sealed partial class LabUp
         {
             return await FailAsync("interrupted");
         }
-        catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return await FailAsync(e.Message);
+            // Whatever went wrong, what was made so far is recorded and comes down again.
+            return await FailAsync(e is CliException or IOException or UnauthorizedAccessException ? e.Message : e.ToString());
         }
     }
 
