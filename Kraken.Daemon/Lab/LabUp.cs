@@ -13,7 +13,7 @@ namespace Kraken.Daemon.Lab;
 internal sealed record LabUpOptions(int Tier1, int Leaves, string Directory, string? Image, bool Backup, bool Wait, TimeSpan Timeout, bool Keep);
 
 [SupportedOSPlatform("linux")]
-internal sealed partial class LabUp
+internal sealed class LabUp
 {
     public const string DefaultImageDirectory = "/var/cache/kraken-lab/image";
 
