@@ -1,5 +1,6 @@
 // "kraken VERB ...": parses global options and dispatches to serve or to a client verb.
 using Kraken.Daemon.Hosting;
+using Kraken.Daemon.Lab;
 
 namespace Kraken.Daemon.Cli;
 
@@ -96,6 +97,13 @@ public static partial class CommandLine
         Daemon:
           serve --config FILE [--Section:Key=value ...]   run the daemon
 
+        Lab (a virtual cluster of qemu VMs in network namespaces; root only; docs/lab.md):
+          lab up [--tier1 N] [--leaves M] [--dir DIR] [--image DIR] [--backup] [--wait] [--timeout S] [--keep]
+                                               build it (defaults: 1 tier-1, 1 leaf each, DIR /var/lib/kraken-lab/default);
+                                               --wait: until every node is SYNC (timeout 900 s)
+          lab status [--dir DIR]               topology, processes and each node's states
+          lab down [--dir DIR]                 remove everything the lab made
+
         Client verbs (talk to a daemon's API):
           nodes list [--filter URL=VALUE]... [--under ID] [--id ID]... [--dsc]
           node get ID [--dsc]                  both views side by side (or one with --json)
@@ -135,6 +143,11 @@ public static partial class CommandLine
         if (args[0] == "serve")
         {
             return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+        }
+
+        if (args[0] == "lab")
+        {
+            return await LabCommand.RunAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
 
         try
