@@ -36,21 +36,28 @@ public static partial class ApiEndpoints
             return ApiSupport.Json(w => WritePlan(w, nodeId, state, plan));
         }).Doc("GetPlan", "A node's reconcile state and current plan (the path of mutations from Dsc to Cfg).");
 
-        reads.MapGet("/reconcile", (KrakenDaemon daemon) => Frozen(daemon.Reconcile.IsFrozen))
-            .Doc("GetFrozen", "Whether the reconcile engine is frozen.");
-        writes.MapPost("/reconcile/freeze", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(true)))
-            .Doc("Freeze", "Freeze the reconcile engine: no new mutations are dispatched.");
-        writes.MapPost("/reconcile/thaw", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(false)))
-            .Doc("Thaw", "Thaw the reconcile engine.");
+        reads.MapGet("/reconcile", (KrakenDaemon daemon) => Frozen(daemon.Reconcile.IsFrozen, daemon))
+            .Doc("GetFrozen", "Whether the reconcile engine is frozen, and why: the cluster's freeze (set at the root) or this daemon's own.");
+        writes.MapPost("/reconcile/freeze", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(true), daemon))
+            .Doc("Freeze", "At the root: freeze the whole cluster, every tier stops dispatching mutations. At a child: freeze this daemon only.");
+        writes.MapPost("/reconcile/thaw", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(false), daemon))
+            .Doc("Thaw", "At the root: thaw the whole cluster. At a child: undo this daemon's own freeze (the cluster's stays).");
 
         reads.MapGet("/tree", (KrakenDaemon daemon) => ApiSupport.Json(w => WriteTree(w, daemon)))
             .Doc("GetTree", "This daemon's place in the tree: its parent and children adjacencies and their states.");
     }
 
-    internal static IResult Frozen(bool frozen) => ApiSupport.Json(w =>
+    internal static IResult Frozen(bool frozen, KrakenDaemon? daemon = null) => ApiSupport.Json(w =>
     {
         w.WriteStartObject();
         w.WriteBoolean("frozen", frozen);
+        if (daemon is not null)
+        {
+            var state = daemon.Freeze;
+            w.WriteBoolean("cluster", state.Cluster);
+            w.WriteBoolean("local", state.Local);
+        }
+
         w.WriteEndObject();
     });
 

@@ -22,6 +22,8 @@ public sealed record KernelArguments
     public const int DefaultParentPort = 31415;
     public const string DefaultApiUrl = "http://0.0.0.0:3141";
     public const string DefaultBootstrapPath = "/etc/kraken/bootstrap";
+    public const string DefaultKernel = "vmlinuz";
+    public const string DefaultInitrd = "initrd.img";
 
     private const string Prefix = "kraken.";
     private const string IdKey = "kraken.id";
@@ -37,9 +39,11 @@ public sealed record KernelArguments
     private const string LogKey = "kraken.log";
     private const string MtuKey = "kraken.mtu";
     private const string BootstrapKey = "kraken.bootstrap";
+    private const string KernelKey = "kraken.kernel";
+    private const string InitrdKey = "kraken.initrd";
 
     private static readonly string[] s_keys =
-        [IdKey, NameKey, MacKey, InterfaceKey, IpKey, NetKey, GatewayKey, ParentKey, BootKey, ApiKey, LogKey, MtuKey, BootstrapKey];
+        [IdKey, NameKey, MacKey, InterfaceKey, IpKey, NetKey, GatewayKey, ParentKey, BootKey, ApiKey, LogKey, MtuKey, BootstrapKey, KernelKey, InitrdKey];
 
     private static readonly LogLevel[] s_levels =
         [LogLevel.Trace, LogLevel.Debug, LogLevel.Information, LogLevel.Warning, LogLevel.Error, LogLevel.Critical];
@@ -79,6 +83,12 @@ public sealed record KernelArguments
 
     /// <summary><c>kraken.mtu</c>: the uplink's MTU, or null to keep the NIC's.</summary>
     public int? Mtu { get; init; }
+
+    /// <summary><c>kraken.kernel</c>: the kernel's path under <see cref="BootUrl"/> (what this node serves its own children).</summary>
+    public string Kernel { get; init; } = DefaultKernel;
+
+    /// <summary><c>kraken.initrd</c>: the initrd's path under <see cref="BootUrl"/>.</summary>
+    public string Initrd { get; init; } = DefaultInitrd;
 
     /// <summary><c>kraken.bootstrap</c>: the file holding the per-boot bootstrap credential (only its path is an argument).</summary>
     public string BootstrapPath { get; init; } = DefaultBootstrapPath;
@@ -161,6 +171,8 @@ public sealed record KernelArguments
             LogLevel = Optional(LogKey) is { } level ? ParseLevel(level) : LogLevel.Information,
             Mtu = Optional(MtuKey) is { } mtu ? ParseMtu(mtu) : null,
             BootstrapPath = Optional(BootstrapKey) ?? DefaultBootstrapPath,
+            Kernel = Optional(KernelKey) ?? DefaultKernel,
+            Initrd = Optional(InitrdKey) ?? DefaultInitrd,
         };
         arguments.Validate();
         return arguments;
@@ -263,6 +275,15 @@ public sealed record KernelArguments
             Fail(MtuKey, Mtu.Value.ToString(CultureInfo.InvariantCulture), "is not an MTU (68..65535)");
         }
 
+        foreach (var (key, path) in new[] { (KernelKey, Kernel), (InitrdKey, Initrd) })
+        {
+            ArgumentNullException.ThrowIfNull(path);
+            if (path.Length == 0 || path.StartsWith('/') || path.Contains("..", StringComparison.Ordinal) || path.Any(c => c <= ' ' || c > '~' || c is '"' or '\\' or '?' or '#'))
+            {
+                Fail(key, path, "is not a plain relative path (no leading '/', no '..', spaces, quotes, '?' or '#')");
+            }
+        }
+
         ArgumentNullException.ThrowIfNull(BootstrapPath);
         if (!BootstrapPath.StartsWith('/') || BootstrapPath.Any(c => c == '"' || char.IsControl(c)))
         {
@@ -326,6 +347,16 @@ public sealed record KernelArguments
             parts.Add(KernelCommandLine.Format(BootstrapKey, BootstrapPath));
         }
 
+        if (Kernel != DefaultKernel)
+        {
+            parts.Add(KernelCommandLine.Format(KernelKey, Kernel));
+        }
+
+        if (Initrd != DefaultInitrd)
+        {
+            parts.Add(KernelCommandLine.Format(InitrdKey, Initrd));
+        }
+
         return string.Join(' ', parts);
     }
 
@@ -347,7 +378,8 @@ public sealed record KernelArguments
         && Id == other.Id && Name == other.Name && Mac == other.Mac && Interface == other.Interface
         && Address.Equals(other.Address) && PrefixLength == other.PrefixLength && Equals(Gateway, other.Gateway)
         && Parents.SequenceEqual(other.Parents) && Equals(BootUrl, other.BootUrl) && ApiUrl.Equals(other.ApiUrl)
-        && LogLevel == other.LogLevel && Mtu == other.Mtu && BootstrapPath == other.BootstrapPath;
+        && LogLevel == other.LogLevel && Mtu == other.Mtu && BootstrapPath == other.BootstrapPath
+        && Kernel == other.Kernel && Initrd == other.Initrd;
 
     public override int GetHashCode() => HashCode.Combine(Id, Address, PrefixLength, Parents.Count, Mac, Interface);
 

@@ -96,6 +96,9 @@ public static partial class CommandLine
 
         Daemon:
           serve --config FILE [--Section:Key=value ...]   run the daemon
+          serve --boot [--cmdline FILE]                    run the daemon of a node booted over the network:
+                                                           identity, uplink and parents from the kraken.* kernel
+                                                           arguments, what it serves from the Cfg its parent sends
 
         Lab (a virtual cluster of qemu VMs in network namespaces; root only; docs/lab.md):
           lab up [--tier1 N] [--leaves M] [--dir DIR] [--image DIR] [--backup] [--wait] [--timeout S] [--keep]
@@ -177,6 +180,8 @@ public static partial class CommandLine
     private static Task<int> ServeAsync(string[] args, TextWriter stderr)
     {
         string? config = null;
+        string? cmdline = null;
+        var boot = false;
         var overrides = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -188,13 +193,37 @@ public static partial class CommandLine
             {
                 config = args[i]["--config=".Length..];
             }
+            else if (args[i] == "--boot")
+            {
+                boot = true;
+            }
+            else if (args[i] == "--cmdline" && i + 1 < args.Length)
+            {
+                cmdline = args[++i];
+            }
+            else if (args[i].StartsWith("--cmdline=", StringComparison.Ordinal))
+            {
+                cmdline = args[i]["--cmdline=".Length..];
+            }
             else
             {
                 overrides.Add(args[i]);
             }
         }
 
-        return DaemonHost.ServeAsync(config, [.. overrides], stderr);
+        if (boot && config is not null)
+        {
+            stderr.WriteLine("kraken serve: --boot takes no --config: a booted node's configuration comes from its kernel arguments and its Cfg");
+            return Task.FromResult(2);
+        }
+
+        if (!boot && cmdline is not null)
+        {
+            stderr.WriteLine("kraken serve: --cmdline goes with --boot");
+            return Task.FromResult(2);
+        }
+
+        return boot ? DaemonHost.ServeBootAsync(cmdline, [.. overrides], stderr) : DaemonHost.ServeAsync(config, [.. overrides], stderr);
     }
 
     private static ApiClient CreateClient(Arguments args)

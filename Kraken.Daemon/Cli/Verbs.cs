@@ -236,7 +236,17 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
         args.Allow();
         NoMoreThan(1);
         var body = await client.SendJsonAsync(HttpMethod.Post, $"{V1}/reconcile/{(freeze ? "freeze" : "thaw")}", null, ct);
-        await stdout.WriteLineAsync(json ? body : freeze ? "frozen" : "thawed");
+        if (json)
+        {
+            await stdout.WriteLineAsync(body);
+            return;
+        }
+
+        // A thaw at a child leaves the cluster's freeze (made at the root) in place: say so rather than "thawed".
+        using var doc = JsonDocument.Parse(body);
+        var frozen = doc.RootElement.GetProperty("frozen").GetBoolean();
+        var cluster = doc.RootElement.TryGetProperty("cluster", out var c) && c.GetBoolean();
+        await stdout.WriteLineAsync(!frozen ? "thawed" : !freeze && cluster ? "frozen: the cluster is frozen at the root (thaw it there)" : "frozen");
     }
 
     private async Task Tree(CancellationToken ct)

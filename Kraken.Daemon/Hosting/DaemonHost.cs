@@ -24,10 +24,22 @@ public static partial class DaemonHost
     /// command-line overrides (<c>--Api:Url=...</c>), later sources winning. Throws
     /// <see cref="DaemonConfigException"/> naming the key when a value is bad.
     /// </summary>
-    public static WebApplication Build(string? configFile, string[] overrides, Action<IServiceCollection>? configureServices = null)
+    public static WebApplication Build(string? configFile, string[] overrides, Action<IServiceCollection>? configureServices = null) =>
+        Build(configFile, overrides, configureServices, boot: null);
+
+    /// <summary>
+    /// Builds a daemon whose configuration starts from <paramref name="boot"/> (kernel arguments and the bootstrap
+    /// credential of a node booted over the network) when given, then takes the file, environment and overrides.
+    /// </summary>
+    internal static WebApplication Build(string? configFile, string[] overrides, Action<IServiceCollection>? configureServices, Boot.BootStart? boot)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Clear();
+        if (boot is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(boot.Configuration());
+        }
+
         if (configFile is not null)
         {
             if (!File.Exists(configFile))
@@ -47,7 +59,7 @@ public static partial class DaemonHost
 
         builder.Configuration.AddInMemoryCollection(EnvironmentOverrides());
         builder.Configuration.AddCommandLine(overrides);
-        var options = DaemonOptions.Load(builder.Configuration);
+        var options = DaemonOptions.Load(builder.Configuration, boot?.Arguments, boot?.Credential);
 
         builder.Logging.ClearProviders();
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
@@ -135,12 +147,41 @@ public static partial class DaemonHost
     }
 
     /// <summary>Runs <c>kraken serve</c> until SIGTERM/SIGINT; the exit code.</summary>
-    public static async Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr)
+    public static Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr) =>
+        ServeAsync(configFile, overrides, stderr, boot: null);
+
+    /// <summary>
+    /// <c>kraken serve --boot</c>: the daemon of a node booted over the network, with no configuration file. Reads the
+    /// <c>kraken.*</c> kernel arguments (<paramref name="commandLine"/>, default /proc/cmdline), configures the uplink
+    /// they name, takes the bootstrap credential its parent put into this boot, and joins.
+    /// </summary>
+    public static async Task<int> ServeBootAsync(string? commandLine, string[] overrides, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        Boot.BootStart boot;
+        try
+        {
+            boot = await Boot.BootStart.PrepareAsync(commandLine ?? Boot.KernelArguments.CommandLinePath, overrides, stderr, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DaemonConfigException ex)
+        {
+            await stderr.WriteLineAsync($"kraken serve --boot: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        catch (Exception ex) when (ex is Net.Link.NetworkConfigurationException or IOException or UnauthorizedAccessException or TimeoutException)
+        {
+            await stderr.WriteLineAsync($"kraken serve --boot: cannot bring the uplink up: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        return await ServeAsync(null, overrides, stderr, boot).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr, Boot.BootStart? boot)
     {
         WebApplication app;
         try
         {
-            app = Build(configFile, overrides);
+            app = Build(configFile, overrides, null, boot);
         }
         catch (DaemonConfigException ex)
         {

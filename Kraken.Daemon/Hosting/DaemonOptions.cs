@@ -51,6 +51,9 @@ public sealed class SyncSection
     public TimeSpan? JoinBackoff { get; set; }
 
     public TimeSpan? JoinTimeout { get; set; }
+
+    /// <summary>How long a bootstrap credential this daemon issues to a node it boots stays usable (docs/protocol.md 5.2).</summary>
+    public TimeSpan BootstrapLifetime { get; set; } = TimeSpan.FromMinutes(15);
 }
 
 /// <summary>Section <c>Store</c>: durable Cfg (root) and the initial cluster description.</summary>
@@ -95,7 +98,14 @@ public sealed class DaemonOptions
     /// <summary>The effective write token (from <c>Api:Token</c> or <c>Api:TokenFile</c>), or null: writes are refused.</summary>
     public string? Token { get; init; }
 
+    /// <summary>The cluster join secret; empty on a node booted with only a <see cref="BootstrapCredential"/>.</summary>
     public byte[] JoinSecret { get; init; } = [];
+
+    /// <summary>The credential its parent gave this boot (<c>kraken serve --boot</c>), for the first join; null otherwise.</summary>
+    public byte[]? BootstrapCredential { get; init; }
+
+    /// <summary>Started by <c>kraken serve --boot</c>: what this node serves comes from its Cfg, not from configuration.</summary>
+    public Boot.KernelArguments? Boot { get; init; }
 
     public IPEndPoint SyncBind { get; init; } = new(IPAddress.Any, 31415);
 
@@ -104,8 +114,11 @@ public sealed class DaemonOptions
     /// <summary>True for the top-level keys the daemon reads.</summary>
     public static bool IsSection(string key) => s_sections.Contains(key);
 
-    /// <summary>Binds and validates; throws <see cref="DaemonConfigException"/> naming the first bad key.</summary>
-    public static DaemonOptions Load(IConfiguration configuration)
+    /// <summary>
+    /// Binds and validates; throws <see cref="DaemonConfigException"/> naming the first bad key. A node booted by its
+    /// parent passes its kernel arguments and the bootstrap credential of its boot, which stands in for the join secret.
+    /// </summary>
+    public static DaemonOptions Load(IConfiguration configuration, Boot.KernelArguments? boot = null, byte[]? bootstrapCredential = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         foreach (var child in configuration.GetChildren())
@@ -167,12 +180,21 @@ public sealed class DaemonOptions
             throw new DaemonConfigException(api.Token is not null ? "Api:Token" : "Api:TokenFile", "the token must be at least 16 characters");
         }
 
-        var secretText = sync.JoinSecret ?? ReadSecretFile(sync.JoinSecretFile, "Sync:JoinSecretFile")
-            ?? throw new DaemonConfigException("Sync:JoinSecret", "is required (or Sync:JoinSecretFile): the cluster's shared join secret");
-        var secret = System.Text.Encoding.UTF8.GetBytes(secretText);
-        if (secret.Length < 16)
+        var secretText = sync.JoinSecret ?? ReadSecretFile(sync.JoinSecretFile, "Sync:JoinSecretFile");
+        if (secretText is null && bootstrapCredential is null)
+        {
+            throw new DaemonConfigException("Sync:JoinSecret", "is required (or Sync:JoinSecretFile): the cluster's shared join secret");
+        }
+
+        var secret = secretText is null ? [] : System.Text.Encoding.UTF8.GetBytes(secretText);
+        if (secretText is not null && secret.Length < 16)
         {
             throw new DaemonConfigException("Sync:JoinSecret", $"must be at least 16 bytes, got {secret.Length}");
+        }
+
+        if (sync.BootstrapLifetime <= TimeSpan.Zero)
+        {
+            throw new DaemonConfigException("Sync:BootstrapLifetime", $"{sync.BootstrapLifetime} is not a positive time span");
         }
 
         var bind = ParseEndPoint(sync.Bind, "Sync:Bind");
@@ -197,6 +219,8 @@ public sealed class DaemonOptions
             Reconcile = reconcile,
             Token = token,
             JoinSecret = secret,
+            BootstrapCredential = bootstrapCredential,
+            Boot = boot,
             SyncBind = bind,
             Parents = parents,
         };
@@ -215,7 +239,7 @@ public sealed class DaemonOptions
     /// <summary>The sync engine's options for this daemon.</summary>
     public SyncOptions ToSyncOptions()
     {
-        var o = SyncOptions.ForProfile(Sync.Profile, NodeId, JoinSecret) with { Parents = [.. Parents] };
+        var o = SyncOptions.ForProfile(Sync.Profile, NodeId, JoinSecret) with { Parents = [.. Parents], BootstrapCredential = BootstrapCredential };
         return o with
         {
             HelloInterval = Sync.HelloInterval ?? o.HelloInterval,

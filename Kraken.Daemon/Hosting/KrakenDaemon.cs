@@ -1,5 +1,6 @@
 // The running daemon: the state store, durable Cfg, the sync and reconcile engines and the modules, started in order.
 using Kraken.Daemon.Modules;
+using Kraken.Modules.Power;
 using Kraken.Modules;
 using Kraken.Daemon.Storage;
 using Kraken.Net.Execution;
@@ -34,6 +35,16 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
     private SyncEngine? _sync;
     private ReconcileEngine? _reconcile;
     private DurableCfg? _durable;
+    private Boot.BootServices? _bootServices;
+    private readonly CancellationTokenSource _stopping = new();
+
+    // Why the engine is frozen: the cluster's freeze (from the root), this daemon's own, a child not joined yet, a
+    // booted node whose services are not up yet. It dispatches only when none holds.
+    private readonly Lock _freezeLock = new();
+    private bool _localFrozen;
+    private bool _joined;
+    private bool _servicesPending;
+    private bool _appliedFrozen;
 
     public KrakenDaemon(DaemonOptions options, IConfiguration configuration, IEnumerable<IDaemonModule> modules, ILoggerFactory loggerFactory, IServiceProvider services, TimeProvider? time = null)
     {
@@ -45,6 +56,28 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         Time = time ?? TimeProvider.System;
         _logger = loggerFactory.CreateLogger("Kraken.Daemon");
         Store = new StateStore(StateSchema.Default);
+        Bootstrap = new BootstrapCredentials(Time, options.Sync.BootstrapLifetime) { NeighbourLookup = NeighbourTable.Lookup };
+    }
+
+    /// <summary>The bootstrap credentials this daemon issues to the nodes it boots (docs/protocol.md 5.2).</summary>
+    public BootstrapCredentials Bootstrap { get; }
+
+    /// <summary>The named secrets (BMC credentials) the parent sealed into this daemon's first join.</summary>
+    public InMemoryCredentialProvider ReceivedCredentials { get; } = new();
+
+    /// <summary>What a node booted over the network serves from its Cfg; null for a daemon started with a configuration.</summary>
+    public Boot.BootServices? BootServices => _bootServices;
+
+    /// <summary>The freeze: effective (the engine's), the cluster's (set at the root, carried down), and this daemon's own.</summary>
+    public FreezeState Freeze
+    {
+        get
+        {
+            lock (_freezeLock)
+            {
+                return new FreezeState(_appliedFrozen, _sync?.Control.Frozen ?? false, _localFrozen);
+            }
+        }
     }
 
     public DaemonOptions Options { get; }
@@ -75,21 +108,95 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
     public Task CommitAsync(CancellationToken cancellationToken = default) =>
         _durable?.WaitDurableAsync(Store.Sequence, cancellationToken) ?? Task.CompletedTask;
 
-    /// <summary>Freezes (true) or thaws (false) the reconcile engine and returns once that has taken effect.</summary>
+    /// <summary>
+    /// Freezes (true) or thaws (false) and returns the effective state once it has taken effect. At the root this is the
+    /// cluster's freeze: saved in the durable store and carried to every tier. At a child it is this daemon's own
+    /// freeze, on top of the cluster's: a child's thaw does not undo a freeze made at the root.
+    /// </summary>
     public async Task<bool> SetFrozenAsync(bool frozen)
     {
         var engine = Reconcile;
-        if (frozen)
+        if (Options.IsRoot)
         {
-            engine.Freeze();
+            var control = await Sync.SetFrozenAsync(frozen).ConfigureAwait(false);
+            _durable?.SaveControl(control);
+            lock (_freezeLock)
+            {
+                // At the root its own freeze and the cluster's are one; a thaw ends a configured start-frozen too.
+                _localFrozen = false;
+            }
         }
         else
         {
-            engine.Thaw();
+            lock (_freezeLock)
+            {
+                _localFrozen = frozen;
+            }
         }
+
+        ApplyFreeze();
 
         // The engine applies freeze and thaw on its executor in order; this runs after it.
         return await _reconcileExecutor!.InvokeAsync(() => engine.IsFrozen).ConfigureAwait(false);
+    }
+
+    /// <summary>Freezes or thaws the engine when the reasons to be frozen changed.</summary>
+    private void ApplyFreeze()
+    {
+        lock (_freezeLock)
+        {
+            if (_reconcile is not { } engine)
+            {
+                return;
+            }
+
+            var frozen = ShouldFreeze();
+            if (frozen == _appliedFrozen)
+            {
+                return;
+            }
+
+            _appliedFrozen = frozen;
+            if (frozen)
+            {
+                engine.Freeze();
+            }
+            else
+            {
+                engine.Thaw();
+            }
+
+            Log.FreezeChanged(_logger, frozen, _sync?.Control.Frozen ?? false, _localFrozen, !_joined, _servicesPending);
+        }
+    }
+
+    private bool ShouldFreeze() => (_sync?.Control.Frozen ?? false) || _localFrozen || !_joined || _servicesPending;
+
+    /// <summary>The BMC credentials a child that joined with a bootstrap credential gets: those its subtree's Cfg names, but its own.</summary>
+    private IReadOnlyDictionary<string, string> SecretsFor(NodeId child, IReadOnlyCollection<NodeId> subtree)
+    {
+        var provider = _started.OfType<PowerDaemonModule>().Select(p => p.Credentials).FirstOrDefault(c => c is not null)
+            ?? (ICredentialProvider?)_bootServices?.Credentials;
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (provider is null)
+        {
+            return secrets;
+        }
+
+        foreach (var id in subtree)
+        {
+            if (id == child || Store.Get(StateView.Cfg, id)?.GetExtension<Tree.State.Proto.Power>(StandardExtensions.Power) is not { HasCredential: true } power)
+            {
+                continue;
+            }
+
+            if (!secrets.ContainsKey(power.Credential) && provider.TryGetSecret(power.Credential, out var secret))
+            {
+                secrets[power.Credential] = secret;
+            }
+        }
+
+        return secrets;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -135,6 +242,14 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
     {
         var joinOptions = JoinSettings.Read(_configuration.GetSection("Modules").GetSection("Join"));
         var modules = new List<IReconcileModule>();
+        if (Options.Boot is { } boot)
+        {
+            // A node booted over the network: power and PXE from its Cfg (after the join), not from configuration.
+            _bootServices = new Boot.BootServices(boot, Self, Store, Time, _loggerFactory, Bootstrap, ReceivedCredentials, BootDirectory);
+            modules.AddRange(_bootServices.CreateModules());
+            _servicesPending = true;
+        }
+
         foreach (var module in _modules)
         {
             var section = _configuration.GetSection("Modules").GetSection(module.Name);
@@ -143,7 +258,22 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
                 continue;
             }
 
-            var context = new DaemonModuleContext(Self, Store, section, Options.IsRoot, Time, _loggerFactory, _services);
+            if (_bootServices is not null && module is PowerDaemonModule or PxeDaemonModule)
+            {
+                if (section.Exists())
+                {
+                    throw new DaemonConfigException(section.Path, "a node started with --boot serves power and PXE as its Cfg says; this section does not apply");
+                }
+
+                continue;
+            }
+
+            var context = new DaemonModuleContext(Self, Store, section, Options.IsRoot, Time, _loggerFactory, _services)
+            {
+                Bootstrap = Bootstrap,
+                ReceivedCredentials = ReceivedCredentials,
+                SyncPort = Options.SyncBind.Port == 0 ? 31415 : Options.SyncBind.Port,
+            };
             var created = module.Create(context).ToList();
             modules.AddRange(created);
             _started.Add(module);
@@ -153,6 +283,11 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             }
         }
 
+        // A child dispatches nothing before its first join (it has no Cfg to act on, and the cluster may be frozen).
+        var control = _durable?.LoadedControl ?? default;
+        _localFrozen = Options.Reconcile.StartFrozen;
+        _joined = Options.IsRoot;
+        _appliedFrozen = control.Frozen || _localFrozen || !_joined || _servicesPending;
         _reconcileExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "reconcile"));
         _reconcile = new ReconcileEngine(
             Self,
@@ -160,19 +295,81 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             ModuleSet.Compose(modules, joinOptions),
             _reconcileExecutor,
             Time,
-            new ReconcileOptions { StartFrozen = Options.Reconcile.StartFrozen, MutationObserver = e => MutationEvent?.Invoke(e) },
+            new ReconcileOptions { StartFrozen = _appliedFrozen, MutationObserver = e => MutationEvent?.Invoke(e) },
             _loggerFactory.CreateLogger<ReconcileEngine>());
 
         _syncExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "sync"));
         _transport = new SocketTransport(Options.SyncBind);
-        _sync = new SyncEngine(Options.ToSyncOptions(), Store, _transport, Time, _syncExecutor, _loggerFactory.CreateLogger<SyncEngine>());
+        _sync = new SyncEngine(
+            Options.ToSyncOptions() with { Bootstrap = Bootstrap, SecretsFor = SecretsFor, InitialControl = control },
+            Store,
+            _transport,
+            Time,
+            _syncExecutor,
+            _loggerFactory.CreateLogger<SyncEngine>());
+        _sync.ControlChanged += _ => ApplyFreeze();
+        _sync.SecretsReceived += secrets =>
+        {
+            foreach (var (name, secret) in secrets)
+            {
+                if (CredentialNames.IsValid(name))
+                {
+                    ReceivedCredentials.Set(name, secret);
+                }
+            }
+        };
+        _sync.AdjacencyChanged += OnAdjacencyChanged;
         _reconcile.Start();
         _sync.Start();
         Log.Started(_logger, Self, Options.IsRoot ? "root" : "child", _transport.LocalEndPoint, string.Join(", ", Options.Parents), string.Join(", ", ModuleNames));
     }
 
+    /// <summary>The first join of a child: its Cfg (and the cluster's freeze) has arrived; a booted node starts its services.</summary>
+    private void OnAdjacencyChanged(AdjacencyTransition t)
+    {
+        if (t.Role != AdjacencyRole.Parent || t.To is not (AdjacencyState.Exchange or AdjacencyState.Full))
+        {
+            return;
+        }
+
+        lock (_freezeLock)
+        {
+            if (_joined)
+            {
+                return;
+            }
+
+            _joined = true;
+        }
+
+        ApplyFreeze();
+        if (_bootServices is { } boot)
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await boot.StartAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    lock (_freezeLock)
+                    {
+                        _servicesPending = false;
+                    }
+
+                    ApplyFreeze();
+                }
+            });
+        }
+    }
+
+    /// <summary>Where a booted node keeps the boot files it serves its children (a tmpfs under /run).</summary>
+    public static string BootDirectory => Environment.GetEnvironmentVariable("KRAKEN_BOOT_DIR") is { Length: > 0 } dir ? dir : "/run/kraken/boot";
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
         // Order matters: nothing may post to an executor once it is disposed (a post would throw on a socket
         // or timer thread). So the engine stops its timers, the transport stops receiving, then the executors go.
         if (_sync is not null)
@@ -209,6 +406,12 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         }
 
         _started.Clear();
+        if (_bootServices is { } bootServices)
+        {
+            _bootServices = null;
+            await bootServices.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_durable is not null)
         {
             await _durable.DisposeAsync().ConfigureAwait(false);
@@ -238,5 +441,11 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
 
         [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "The {Engine} engine's executor caught an exception")]
         public static partial void EngineFailed(ILogger logger, Exception exception, string engine);
+
+        [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Reconcile engine {Frozen}: cluster frozen {Cluster}, frozen here {Local}, not joined yet {NotJoined}, services starting {Starting}")]
+        public static partial void FreezeChanged(ILogger logger, bool frozen, bool cluster, bool local, bool notJoined, bool starting);
     }
 }
+
+/// <summary>The freeze as a daemon sees it: whether its engine is frozen, whether the cluster is, whether it froze itself.</summary>
+public sealed record FreezeState(bool Frozen, bool Cluster, bool Local);

@@ -22,7 +22,17 @@ public sealed record DaemonModuleContext(
     bool IsRoot,
     TimeProvider Time,
     ILoggerFactory LoggerFactory,
-    IServiceProvider Services);
+    IServiceProvider Services)
+{
+    /// <summary>The bootstrap credentials this daemon issues to the nodes it boots (the PXE services hand them out); null: none.</summary>
+    public Kraken.Tree.Sync.BootstrapCredentials? Bootstrap { get; init; }
+
+    /// <summary>The named secrets (BMC credentials) this daemon received from its parent at join; empty at a configured daemon.</summary>
+    public Kraken.Modules.Power.ICredentialProvider? ReceivedCredentials { get; init; }
+
+    /// <summary>This daemon's sync port, which the nodes it boots join (rendered into their kernel arguments).</summary>
+    public int SyncPort { get; init; } = 31415;
+}
 
 /// <summary>
 /// A module of the daemon. The daemon creates it at start, after Cfg is loaded and before the engines run,

@@ -33,6 +33,9 @@ public sealed partial class PowerDaemonModule(IEnumerable<IPowerDriver> hostDriv
     /// <summary>Bulk operations started through the API; null when power control is off.</summary>
     public PowerOperations? Operations { get; private set; }
 
+    /// <summary>Where the drivers find the secrets of credential references; null before start.</summary>
+    public ICredentialProvider? Credentials { get; private set; }
+
     /// <summary>The drivers in use, by name.</summary>
     public IReadOnlyList<IPowerDriver> Drivers => _drivers;
 
@@ -57,7 +60,11 @@ public sealed partial class PowerDaemonModule(IEnumerable<IPowerDriver> hostDriv
 
         // Everything is validated: from here on nothing throws for configuration reasons.
         _logger = context.LoggerFactory.CreateLogger("Kraken.Daemon.Power");
-        var credentials = settings.CreateCredentialProvider();
+        // Configured credentials first, then those received from the parent at join (a node booted over the network).
+        var credentials = context.ReceivedCredentials is { } received
+            ? new CompositeCredentialProvider(settings.CreateCredentialProvider(), received)
+            : settings.CreateCredentialProvider();
+        Credentials = credentials;
         foreach (var name in settings.DriverNames)
         {
             _drivers.Add(name switch

@@ -45,6 +45,7 @@ public sealed class PxeDaemonModule : IDaemonModule, IAsyncDisposable
         }
 
         var options = ReadOptions(context.Configuration);
+        options.Boot.SyncPort = context.SyncPort;
         PxeServices services;
         try
         {
@@ -53,7 +54,8 @@ public sealed class PxeDaemonModule : IDaemonModule, IAsyncDisposable
                 context.Store,
                 BootNodeDirectory.ChildrenOf(context.Store, context.Self),
                 context.Time,
-                context.LoggerFactory);
+                context.LoggerFactory,
+                bootstrap: context.Bootstrap);
         }
         catch (PxeConfigException e)
         {

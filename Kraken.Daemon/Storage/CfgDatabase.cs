@@ -25,6 +25,7 @@ public sealed class CfgDatabase : IDisposable
         Execute("PRAGMA journal_mode=WAL;");
         Execute("PRAGMA synchronous=FULL;");
         Execute("CREATE TABLE IF NOT EXISTS cfg (id BLOB PRIMARY KEY, version INTEGER NOT NULL, record BLOB NOT NULL) WITHOUT ROWID;");
+        Execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;");
         _upsert = _connection.CreateCommand();
         _upsert.CommandText = "INSERT INTO cfg (id, version, record) VALUES ($id, $version, $record) ON CONFLICT(id) DO UPDATE SET version = excluded.version, record = excluded.record;";
         _upsert.Parameters.Add("$id", SqliteType.Blob);
@@ -82,6 +83,25 @@ public sealed class CfgDatabase : IDisposable
         }
 
         tx.Commit();
+    }
+
+    /// <summary>A value of the root's own state (the cluster's control state), or null.</summary>
+    public string? ReadMeta(string key)
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "SELECT value FROM meta WHERE key = $key;";
+        cmd.Parameters.AddWithValue("$key", key);
+        return cmd.ExecuteScalar() as string;
+    }
+
+    /// <summary>Writes one value of the root's own state, committed (and synced) when this returns.</summary>
+    public void WriteMeta(string key, string value)
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "INSERT INTO meta (key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value;";
+        cmd.Parameters.AddWithValue("$key", key);
+        cmd.Parameters.AddWithValue("$value", value);
+        cmd.ExecuteNonQuery();
     }
 
     public void Dispose()

@@ -26,6 +26,8 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
     private ulong _durable;
     private ulong _lastQueued;
     private Exception? _failure;
+    private readonly Lock _databaseLock = new();
+    private const string ControlKey = "cluster-control";
 
     /// <summary>Loads <paramref name="database"/> into the (empty) store, then mirrors every later Cfg change.</summary>
     public DurableCfg(StateStore store, CfgDatabase database, ILogger logger)
@@ -45,12 +47,30 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
         }
 
         LoadedNodes = store.Count;
+        if (database.ReadMeta(ControlKey) is { } control && control.Split(' ') is [var version, var frozen]
+            && ulong.TryParse(version, System.Globalization.CultureInfo.InvariantCulture, out var v) && bool.TryParse(frozen, out var f))
+        {
+            LoadedControl = new Kraken.Tree.Sync.ClusterControl(v, f);
+        }
+
         _durable = _lastQueued = store.Sequence;
         _subscription = store.Subscribe(this);
         _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     public int LoadedNodes { get; }
+
+    /// <summary>The cluster's control state (freeze) as it was last saved; default when never saved.</summary>
+    public Kraken.Tree.Sync.ClusterControl LoadedControl { get; }
+
+    /// <summary>Saves the cluster's control state, so that a root restarting after a freeze is still frozen. Durable on return.</summary>
+    public void SaveControl(Kraken.Tree.Sync.ClusterControl control)
+    {
+        lock (_databaseLock)
+        {
+            _database.WriteMeta(ControlKey, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{control.Version} {control.Frozen}"));
+        }
+    }
 
     /// <summary>Every Cfg change up to this store sequence is committed to disk.</summary>
     public ulong DurableSequence => Volatile.Read(ref _durable);
@@ -148,7 +168,11 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
                         }
                     }
 
-                    _database.Commit(upserts, deletes);
+                    lock (_databaseLock)
+                    {
+                        _database.Commit(upserts, deletes);
+                    }
+
                     Commits++;
                 }
             }

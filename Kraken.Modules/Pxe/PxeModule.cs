@@ -90,6 +90,7 @@ public sealed partial class PxeModule : IReconcileModule
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<NodeId, HashSet<string>> _fetched = [];
+    private readonly HashSet<NodeId> _bootstrapDue = [];
     private readonly HashSet<string> _bootFiles;
     private IReconcileHost? _host;
 
@@ -225,6 +226,7 @@ public sealed partial class PxeModule : IReconcileModule
         lock (_lock)
         {
             _fetched[id] = new HashSet<string>(StringComparer.Ordinal);
+            _bootstrapDue.Add(id);
         }
 
         Log.Acked(_logger, id, mac);
@@ -296,6 +298,18 @@ public sealed partial class PxeModule : IReconcileModule
         }
     }
 
+    /// <summary>
+    /// True once per boot of <paramref name="node"/>: after each DHCP ACK to a boot client, the first call says the
+    /// boot may have its bootstrap credential, every later one says no (a second fetch, a replay of the boot's files).
+    /// </summary>
+    public bool TryTakeBootstrap(NodeId node)
+    {
+        lock (_lock)
+        {
+            return _bootstrapDue.Remove(node);
+        }
+    }
+
     private void Register(MutationRequest request)
     {
         var node = BootNode.FromRecord(request.Cfg, _nodes.Interface);
@@ -308,6 +322,7 @@ public sealed partial class PxeModule : IReconcileModule
         lock (_lock)
         {
             _fetched.Remove(request.Node);
+            _bootstrapDue.Remove(request.Node);
         }
 
         Log.Registered(_logger, request.Node, node.Mac, node.Address);

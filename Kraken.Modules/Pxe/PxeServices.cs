@@ -8,6 +8,7 @@ using Kraken.Modules.Pxe.Ipv6;
 using Kraken.Modules.Pxe.Tftp;
 using Kraken.Net.Link;
 using Kraken.Tree.State;
+using Kraken.Tree.Sync;
 using Microsoft.Extensions.Logging;
 
 namespace Kraken.Modules.Pxe;
@@ -28,6 +29,7 @@ public sealed class PxeServices : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly List<IRawLink> _links = [];
+    private readonly bool _ownsNodes;
     private bool _disposed;
 
     /// <param name="options">Validated here (<see cref="PxeConfigException"/> names the bad key).</param>
@@ -36,11 +38,26 @@ public sealed class PxeServices : IAsyncDisposable
     /// <param name="time">The clock for DHCP and TFTP timers.</param>
     /// <param name="loggerFactory">For every service's logs.</param>
     /// <param name="openLink">Opens a raw link on an interface with a filter; default <see cref="RawLink.Open"/> with <see cref="PxeOptions.LinkKind"/>.</param>
-    public PxeServices(PxeOptions options, StateStore store, Func<NodeId, bool> inSubtree, TimeProvider time, ILoggerFactory loggerFactory, Func<string, RawLinkFilter, IRawLink>? openLink = null)
+    /// <param name="bootstrap">Issues the bootstrap credentials of the nodes booted here (served in their bootstrap archive); null: none.</param>
+    public PxeServices(PxeOptions options, StateStore store, Func<NodeId, bool> inSubtree, TimeProvider time, ILoggerFactory loggerFactory, Func<string, RawLinkFilter, IRawLink>? openLink = null, BootstrapCredentials? bootstrap = null)
+        : this(options, store, inSubtree, null, null, time, loggerFactory, openLink, bootstrap)
+    {
+    }
+
+    /// <summary>
+    /// Services under a PXE module that already exists (created with the reconcile engine, before the services could
+    /// start: a node booted over the network learns what it serves only from the Cfg its parent sends). The directory
+    /// and the module stay their creator's to dispose.
+    /// </summary>
+    public PxeServices(PxeOptions options, StateStore store, BootNodeDirectory nodes, PxeModule module, TimeProvider time, ILoggerFactory loggerFactory, Func<string, RawLinkFilter, IRawLink>? openLink = null, BootstrapCredentials? bootstrap = null)
+        : this(options, store, null, nodes ?? throw new ArgumentNullException(nameof(nodes)), module ?? throw new ArgumentNullException(nameof(module)), time, loggerFactory, openLink, bootstrap)
+    {
+    }
+
+    private PxeServices(PxeOptions options, StateStore store, Func<NodeId, bool>? inSubtree, BootNodeDirectory? nodes, PxeModule? module, TimeProvider time, ILoggerFactory loggerFactory, Func<string, RawLinkFilter, IRawLink>? openLink, BootstrapCredentials? bootstrap)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(inSubtree);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
@@ -52,19 +69,32 @@ public sealed class PxeServices : IAsyncDisposable
         var boot = options.Boot;
         boot.ServerAddress = options.ServerAddress!;
         boot.HttpBaseUrl ??= options.HttpBaseUrl;
-        Nodes = new BootNodeDirectory(store, inSubtree, boot.Interface);
+        _ownsNodes = nodes is null;
+        inSubtree ??= id => nodes!.TryGetById(id, out _);
+        Nodes = nodes ?? new BootNodeDirectory(store, inSubtree, boot.Interface);
         try
         {
             Files = new BootFiles(boot, Nodes);
         }
         catch (BootTemplateException e)
         {
-            Nodes.Dispose();
+            if (_ownsNodes)
+            {
+                Nodes.Dispose();
+            }
+
             throw new PxeConfigException($"{nameof(PxeOptions.Boot)}:{e.Key}", e.Message[(e.Key.Length + 2)..]);
         }
 
-        Module = new PxeModule(Nodes, options.Module, loggerFactory.CreateLogger<PxeModule>());
+        Module = module ?? new PxeModule(Nodes, options.Module, loggerFactory.CreateLogger<PxeModule>());
         _bindings = new StoreDhcpBindings(store, inSubtree);
+        if (bootstrap is not null)
+        {
+            // A credential per boot, bound to the node's MAC and address, only after its DHCP exchange and only once.
+            Files.Bootstrap = node => node.Address is { } address && Module.TryTakeBootstrap(node.Id)
+                ? BootstrapArchive.Create(node.Id, bootstrap.Issue(node.Id, new IPEndPoint(address, 0), node.Mac))
+                : null;
+        }
     }
 
     public BootNodeDirectory Nodes { get; }
@@ -170,7 +200,11 @@ public sealed class PxeServices : IAsyncDisposable
         }
 
         _bindings.Dispose();
-        Nodes.Dispose();
+        if (_ownsNodes)
+        {
+            Nodes.Dispose();
+        }
+
         _stop.Dispose();
     }
 

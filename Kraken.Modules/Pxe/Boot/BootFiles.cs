@@ -10,10 +10,16 @@ namespace Kraken.Modules.Pxe;
 public sealed class BootFilesOptions
 {
     public const string DefaultKernelArgs =
-        "console=ttyS0 kraken.id={{node}} kraken.name={{hostname}} kraken.ip={{ip}} kraken.net={{prefix}} kraken.gw={{gateway}} kraken.parent={{server}}";
+        "console=ttyS0 kraken.id={{node}} kraken.name={{hostname}} kraken.mac={{mac}} kraken.ip={{ip}} kraken.net={{prefix}} kraken.gw={{gateway}} " +
+        "kraken.parent={{parents}} kraken.boot={{boot-url}} kraken.kernel={{kernel}} kraken.initrd={{initrd}}";
 
+    /// <summary>
+    /// The node's kernel and initrd, then its bootstrap archive as a second initrd (the kernel unpacks both). A boot
+    /// that gets no archive (no credential to hand out) still boots: the line's failure is only reported.
+    /// </summary>
     public const string DefaultIpxeTemplate =
-        "#!ipxe\nkernel {{http}}/{{kernel}} initrd={{initrd}} {{kernel-args}}\ninitrd {{http}}/{{initrd}}\nboot\n";
+        "#!ipxe\nkernel {{http}}/{{kernel}} initrd={{initrd}} {{kernel-args}}\ninitrd {{http}}/{{initrd}}\n" +
+        "initrd {{bootstrap}} || echo kraken: no bootstrap credential for this boot\nboot\n";
 
     public const string DefaultPxelinuxTemplate =
         "DEFAULT kraken\nPROMPT 0\nLABEL kraken\n  KERNEL {{kernel}}\n  INITRD {{initrd}}\n  APPEND initrd={{initrd}} {{kernel-args}}\n";
@@ -48,6 +54,9 @@ public sealed class BootFilesOptions
 
     /// <summary>The TFTP name under which a client gets its own iPXE script.</summary>
     public string IpxeScriptName { get; set; } = "boot.ipxe";
+
+    /// <summary>This daemon's sync port: the <c>{{parents}}</c> field appends it when it is not 31415.</summary>
+    public int SyncPort { get; set; } = 31415;
 }
 
 /// <summary>
@@ -89,6 +98,20 @@ public sealed class BootFiles
 
     public BootFilesOptions Options => _options;
 
+    /// <summary>
+    /// The bootstrap archive (<see cref="BootstrapArchive"/>) for one boot of a node, served once at
+    /// <see cref="BootstrapArchive.Path"/> to the node's own address; null when there is none to hand out. Unset: the
+    /// path is not served.
+    /// </summary>
+    public Func<BootNode, byte[]?>? Bootstrap { get; set; }
+
+    /// <summary>The bootstrap archive for the node at <paramref name="client"/>, if it may have one now.</summary>
+    public byte[]? TryBootstrap(IPAddress client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return Bootstrap is { } issue && Nodes.TryGetByAddress(client, out var node) ? issue(node) : null;
+    }
+
     /// <summary>The TFTP path pxelinux asks for first: <c>pxelinux.cfg/01-52-54-00-18-00-01</c>.</summary>
     public static string PxelinuxName(PhysicalAddress mac) => PxelinuxPrefix + BootNode.FormatMac(mac, '-');
 
@@ -126,6 +149,11 @@ public sealed class BootFiles
             return Encoding.UTF8.GetBytes(RenderIpxe(node));
         }
 
+        if (p.Equals(BootstrapArchive.Path, StringComparison.Ordinal))
+        {
+            return Bootstrap?.Invoke(node);
+        }
+
         if (node.Mac is not null && p.Equals(PxelinuxName(node.Mac), StringComparison.OrdinalIgnoreCase))
         {
             return Encoding.UTF8.GetBytes(RenderPxelinux(node));
@@ -151,8 +179,26 @@ public sealed class BootFiles
         "kernel-args" => kernelArgs,
         "arch" => node.Arch ?? "",
         "platform" => node.Platform ?? "",
+        "parents" => string.Join(',', Parents(node).Select(a => _options.SyncPort == DefaultSyncPort ? a.ToString() : $"{a}:{_options.SyncPort.ToString(CultureInfo.InvariantCulture)}")),
+        "boot-url" => _options.HttpBaseUrl is null ? "" : _http + "/",
+        "bootstrap" => $"{_http}/{BootstrapArchive.Path}",
         _ => null,
     };
+
+    private const int DefaultSyncPort = 31415;
+
+    /// <summary>Where the node joins: this daemon first, then the backup parents its Cfg names, each at its address on the node's segment.</summary>
+    private IEnumerable<IPAddress> Parents(BootNode node)
+    {
+        yield return _options.ServerAddress;
+        foreach (var backup in Nodes.BackupParentAddresses(node))
+        {
+            if (!backup.Equals(_options.ServerAddress))
+            {
+                yield return backup;
+            }
+        }
+    }
 
     private static BootTemplate Load(string inlineKey, string? inline, string fileKey, string? file, string fallback)
     {

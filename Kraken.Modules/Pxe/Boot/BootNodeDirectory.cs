@@ -75,6 +75,64 @@ public sealed class BootNodeDirectory : IStateObserver, IDisposable
         return index.ByName.TryGetValue(name, out node!);
     }
 
+    /// <summary>
+    /// The addresses of the backup parents <paramref name="node"/>'s Cfg names, in order: for each, its interface on
+    /// the node's own segment (same subnet as the node's boot address), else its <c>kraken</c> interface. Parents
+    /// whose record this daemon does not hold, or that have no address, are left out.
+    /// </summary>
+    public IReadOnlyList<IPAddress> BackupParentAddresses(BootNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (_store.Get(StateView.Cfg, node.Id) is not { BackupParents.IsEmpty: false } cfg)
+        {
+            return [];
+        }
+
+        var result = new List<IPAddress>(cfg.BackupParents.Length);
+        foreach (var parent in cfg.BackupParents)
+        {
+            if (_store.Get(StateView.Cfg, parent)?.GetExtension<Kraken.Tree.State.Proto.IPv4>(StandardExtensions.IPv4) is not { } ipv4)
+            {
+                continue;
+            }
+
+            IPAddress? fallback = null, onSegment = null;
+            foreach (var (name, iface) in ipv4.Interfaces.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                if (!iface.HasIp)
+                {
+                    continue;
+                }
+
+                var address = BootNode.ToAddress(iface.Ip);
+                if (name == BootNode.DefaultInterface)
+                {
+                    fallback = address;
+                }
+
+                if (onSegment is null && node.Address is { } own && SameSubnet(own, address, node.PrefixLength))
+                {
+                    onSegment = address;
+                }
+            }
+
+            if ((onSegment ?? fallback) is { } chosen)
+            {
+                result.Add(chosen);
+            }
+        }
+
+        return result;
+    }
+
+    private static bool SameSubnet(IPAddress a, IPAddress b, int prefix)
+    {
+        var x = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(a.GetAddressBytes());
+        var y = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b.GetAddressBytes());
+        var mask = prefix <= 0 ? 0u : uint.MaxValue << (32 - Math.Min(32, prefix));
+        return (x & mask) == (y & mask) && x != y;
+    }
+
     public void OnChanges(ReadOnlySpan<StateChange> changes)
     {
         foreach (var change in changes)

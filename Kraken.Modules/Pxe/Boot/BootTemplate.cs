@@ -15,6 +15,7 @@ public sealed class BootTemplate
     [
         "node", "hostname", "ip", "prefix", "netmask", "gateway", "mac", "mac-dashes",
         "server", "http", "kernel", "initrd", "kernel-args", "arch", "platform",
+        "parents", "boot-url", "bootstrap",
     ];
 
     private readonly Segment[] _segments;

@@ -138,6 +138,13 @@ public sealed partial class HttpBootServer : IAsyncDisposable
 
         var path = request.Path.Value ?? "/";
         var client = new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort);
+        if (path == "/" + BootstrapArchive.Path && _files?.Bootstrap is not null)
+        {
+            Counters.Request(script: true);
+            await ServeBootstrapAsync(context, path, client, get).ConfigureAwait(false);
+            return;
+        }
+
         if (path.StartsWith(ScriptPrefix, StringComparison.Ordinal) && path.EndsWith(ScriptSuffix, StringComparison.Ordinal) && _files is not null)
         {
             Counters.Request(script: true);
@@ -210,6 +217,44 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         }
 
         Finish(client, node.Id, path, StatusCodes.Status200OK, completed ? body.Length : 0, body.Length, completed);
+    }
+
+    /// <summary>
+    /// A booting node's bootstrap archive: only to the node's own address, once per boot (a HEAD would spend it, so
+    /// it is answered without one); anything else is 404, as for a node this server does not know.
+    /// </summary>
+    private async Task ServeBootstrapAsync(HttpContext context, string path, IPEndPoint client, bool get)
+    {
+        var response = context.Response;
+        var body = get ? _files!.TryBootstrap(client.Address) : null;
+        if (body is null)
+        {
+            Counters.Error(HttpBootError.NotFound);
+            response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/octet-stream";
+        response.ContentLength = body.Length;
+        response.Headers.CacheControl = "no-store";
+        var completed = false;
+        try
+        {
+            await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+            await response.CompleteAsync().ConfigureAwait(false);
+            completed = true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The node went away mid-answer; its join will be refused and its boot retried.
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(body);
+        }
+
+        Finish(client, NodeOf(client.Address), path, StatusCodes.Status200OK, completed ? response.ContentLength ?? 0 : 0, response.ContentLength ?? 0, completed);
     }
 
     private async Task ServeFileAsync(HttpContext context, string path, string file, IPEndPoint client, bool get)

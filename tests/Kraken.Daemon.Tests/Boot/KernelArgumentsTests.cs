@@ -196,9 +196,9 @@ public sealed class KernelArgumentsTests
     [InlineData("kraken.bootstrap=/etc/a\"b\"", "kraken.bootstrap", "kraken.bootstrap: '/etc/a\"b\"' is not an absolute path without quotes or control characters")]
     [InlineData("kraken.bootstrap=/etc/a\u0001b", "kraken.bootstrap", "kraken.bootstrap: '/etc/a\u0001b' is not an absolute path without quotes or control characters")]
     // Unknown keys.
-    [InlineData("kraken.gateway=198.18.0.1", "kraken.gateway", "kraken.gateway: unknown kernel argument; known: kraken.api, kraken.boot, kraken.bootstrap, kraken.gw, kraken.id, kraken.iface, kraken.ip, kraken.log, kraken.mac, kraken.mtu, kraken.name, kraken.net, kraken.parent")]
-    [InlineData("kraken.ID=x", "kraken.ID", "kraken.ID: unknown kernel argument; known: kraken.api, kraken.boot, kraken.bootstrap, kraken.gw, kraken.id, kraken.iface, kraken.ip, kraken.log, kraken.mac, kraken.mtu, kraken.name, kraken.net, kraken.parent")]
-    [InlineData("kraken.=1", "kraken.", "kraken.: unknown kernel argument; known: kraken.api, kraken.boot, kraken.bootstrap, kraken.gw, kraken.id, kraken.iface, kraken.ip, kraken.log, kraken.mac, kraken.mtu, kraken.name, kraken.net, kraken.parent")]
+    [InlineData("kraken.gateway=198.18.0.1", "kraken.gateway", "kraken.gateway: unknown kernel argument; known: kraken.api, kraken.boot, kraken.bootstrap, kraken.gw, kraken.id, kraken.iface, kraken.initrd, kraken.ip, kraken.kernel, kraken.log, kraken.mac, kraken.mtu, kraken.name, kraken.net, kraken.parent")]
+    [InlineData("kraken.ID=x", "kraken.ID", "kraken.ID: unknown kernel argument; known: kraken.api, kraken.boot, kraken.bootstrap, kraken.gw, kraken.id, kraken.iface, kraken.initrd, kraken.ip, kraken.kernel, kraken.log, kraken.mac, kraken.mtu, kraken.name, kraken.net, kraken.parent")]
+    [InlineData("kraken.=1", "kraken.", "kraken.: unknown kernel argument; known: kraken.api, kraken.boot, kraken.bootstrap, kraken.gw, kraken.id, kraken.iface, kraken.initrd, kraken.ip, kraken.kernel, kraken.log, kraken.mac, kraken.mtu, kraken.name, kraken.net, kraken.parent")]
     public void Every_error_names_the_key_and_the_bad_value(string change, string key, string message)
     {
         // Appended after valid values: the last occurrence of a key wins.

@@ -132,7 +132,7 @@ public sealed partial class LabTests(ITestOutputHelper output) : IDisposable
 
         // The root powers the tier-1 VM on through its BMC and PXE-boots it: its kernel gets the node's own arguments.
         var serial = Path.Combine(dir, "vm", "t1.serial");
-        var marker = $"{StandInImage.Marker} kraken.id={t1.Id} kraken.name=t1 kraken.ip=198.18.0.11 kraken.net=24";
+        var marker = $"{StandInImage.Marker} kraken.id={t1.Id} kraken.name=t1 kraken.mac={t1.Uplink.Mac.ToLowerInvariant()} kraken.ip=198.18.0.11 kraken.net=24";
         while (!ReadShared(serial).Contains(marker, StringComparison.Ordinal))
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(85), $"no marker.\nserial:\n{ReadShared(serial)}\nroot log:\n{ReadShared(Path.Combine(dir, "root", "kraken.log"))}\nlab up:\n{upOutput}");

@@ -114,7 +114,7 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("kraken_dhcp", metrics, StringComparison.Ordinal);
         if (http)
         {
-            Assert.Contains("kraken_httpboot_fetches_total{result=\"completed\"} 3", metrics, StringComparison.Ordinal); // script, kernel, initrd
+            Assert.Contains("kraken_httpboot_fetches_total{result=\"completed\"} 4", metrics, StringComparison.Ordinal); // script, kernel, initrd, bootstrap archive
         }
         else
         {

@@ -21,9 +21,38 @@ public class BootFilesTests
         var script = files.RenderIpxe(node);
         var lines = script.Split('\n');
         Assert.Equal("#!ipxe", lines[0]);
-        Assert.Equal($"kernel http://198.18.0.1:8080/vmlinuz initrd=initrd.img console=ttyS0 kraken.id={id} kraken.name=n1 kraken.ip=198.18.0.11 kraken.net=24 kraken.gw=198.18.0.1 kraken.parent=198.18.0.1", lines[1]);
+        Assert.Equal(
+            $"kernel http://198.18.0.1:8080/vmlinuz initrd=initrd.img console=ttyS0 kraken.id={id} kraken.name=n1 kraken.mac=52:54:00:18:00:01 " +
+            "kraken.ip=198.18.0.11 kraken.net=24 kraken.gw=198.18.0.1 kraken.parent=198.18.0.1 kraken.boot=http://198.18.0.1:8080/ kraken.kernel=vmlinuz kraken.initrd=initrd.img",
+            lines[1]);
         Assert.Equal("initrd http://198.18.0.1:8080/initrd.img", lines[2]);
-        Assert.Equal("boot", lines[3]);
+        Assert.Equal("initrd http://198.18.0.1:8080/boot/bootstrap.cpio || echo kraken: no bootstrap credential for this boot", lines[3]);
+        Assert.Equal("boot", lines[4]);
+    }
+
+    [Fact]
+    public void The_parents_field_lists_this_daemon_then_each_backup_parent_at_its_address_on_the_nodes_segment()
+    {
+        var store = BootNodes.Store();
+        var id = BootNodes.Add(store, "n1", "52:54:00:18:01:11", "198.18.1.11", 24, "198.18.1.1");
+
+        // The backup parent has an uplink (kraken) and an interface on n1's segment; the second has only its uplink.
+        var backup = BootNodes.Add(store, "t2", "52:54:00:18:00:12", "198.18.0.12", 24, parent: NodeId.FromName("root"));
+        store.Set(StateView.Cfg, backup, "/Extensions/IPv4/Interfaces/pxe/Ip", "198.18.1.2");
+        store.Set(StateView.Cfg, backup, "/Extensions/IPv4/Interfaces/pxe/Mac", "52:54:00:18:02:01");
+        var other = BootNodes.Add(store, "t3", "52:54:00:18:00:13", "198.18.0.13", 24, parent: NodeId.FromName("root"));
+        store.Set(StateView.Cfg, id, "/BackupParents", $"{backup},{other},{NodeId.FromName("gone")}");
+
+        var files = Files(store, new BootFilesOptions { ServerAddress = IPAddress.Parse("198.18.1.1"), HttpBaseUrl = "http://198.18.1.1:8080" });
+        Assert.True(files.Nodes.TryGetById(id, out var node));
+        Assert.Contains(" kraken.parent=198.18.1.1,198.18.1.2,198.18.0.13 ", files.RenderKernelArgs(node) + " ", StringComparison.Ordinal);
+
+        // A daemon on another sync port says so for every parent (a tree uses one port).
+        var ported = Files(store, new BootFilesOptions { ServerAddress = IPAddress.Parse("198.18.1.1"), SyncPort = 31416 });
+        Assert.Contains(" kraken.parent=198.18.1.1:31416,198.18.1.2:31416,198.18.0.13:31416 ", ported.RenderKernelArgs(node) + " ", StringComparison.Ordinal);
+
+        // Without HTTP there is no boot URL to fetch the image from again.
+        Assert.Contains(" kraken.boot= ", ported.RenderKernelArgs(node), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -78,7 +78,7 @@ public sealed class PxeServicesTests : IAsyncLifetime
     {
         var script = System.Text.Encoding.UTF8.GetString(Curl(Tftp("boot.ipxe")));
         Assert.StartsWith("#!ipxe\nkernel http://127.0.0.1:0/vmlinuz", script, StringComparison.Ordinal);
-        Assert.Contains("kraken.name=n1 kraken.ip=127.0.0.1 kraken.net=8", script, StringComparison.Ordinal);
+        Assert.Contains("kraken.name=n1 kraken.mac=52:54:00:18:00:01 kraken.ip=127.0.0.1 kraken.net=8", script, StringComparison.Ordinal);
         var pxelinux = System.Text.Encoding.UTF8.GetString(Curl(Tftp("pxelinux.cfg/01-52-54-00-18-00-01")));
         Assert.Contains("APPEND initrd=initrd.img console=ttyS0", pxelinux, StringComparison.Ordinal);
         Assert.Equal(_kernel, Curl(Tftp("vmlinuz")));
