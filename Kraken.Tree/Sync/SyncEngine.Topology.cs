@@ -55,7 +55,40 @@ public sealed partial class SyncEngine
 
             adj.Flowing = next;
         }
+
+        // Upward: this node's own children by Cfg flow up whether or not they have joined (a booting child's power
+        // and PXE state is news for the tiers above); a node that is no longer one stops, unless a child reports it.
+        if (_parent is { IsUp: true } parentAdj)
+        {
+            if (_childrenOf.TryGetValue(Self, out var mine))
+            {
+                foreach (var kid in mine)
+                {
+                    if (IsCfgChild(kid))
+                    {
+                        UpwardAdd(kid);
+                    }
+                }
+            }
+
+            List<NodeId>? gone = null;
+            foreach (var id in parentAdj.Flowing)
+            {
+                if (id != Self && !IsCfgChild(id) && !_children.ContainsKey(id) && !(_dscOwner.TryGetValue(id, out var o) && o.IsUp))
+                {
+                    (gone ??= []).Add(id);
+                }
+            }
+
+            foreach (var id in gone ?? [])
+            {
+                UpwardRemove(id);
+            }
+        }
     }
+
+    /// <summary>True when <paramref name="node"/>'s Cfg names this node as its parent (not a backup parent: those report only what fails over to them).</summary>
+    private bool IsCfgChild(NodeId node) => node != Self && _store.Get(StateView.Cfg, node)?.ParentId == Self;
 
     /// <summary>
     /// A child's subtree: the child and every node whose Cfg names, as parent or backup parent, a node already
@@ -109,13 +142,27 @@ public sealed partial class SyncEngine
         return result;
     }
 
-    /// <summary>The nodes whose Dsc this node reports to its parent: itself, its children, and what they carry.</summary>
+    /// <summary>
+    /// The nodes whose Dsc this node reports to its parent: itself, its children (those its Cfg names, joined or not:
+    /// the parent of a booting node is the one that sees it boot), and what its joined children carry.
+    /// </summary>
     private HashSet<NodeId> UpwardSet()
     {
         var set = new HashSet<NodeId> { Self };
         foreach (var peer in _children.Keys)
         {
             set.Add(peer);
+        }
+
+        if (_childrenOf.TryGetValue(Self, out var mine))
+        {
+            foreach (var kid in mine)
+            {
+                if (IsCfgChild(kid))
+                {
+                    set.Add(kid);
+                }
+            }
         }
 
         foreach (var (node, owner) in _dscOwner)
@@ -139,7 +186,7 @@ public sealed partial class SyncEngine
 
     private void UpwardRemove(NodeId node)
     {
-        if (node == Self || _children.ContainsKey(node) || (_dscOwner.TryGetValue(node, out var o) && o.IsUp))
+        if (node == Self || _children.ContainsKey(node) || IsCfgChild(node) || (_dscOwner.TryGetValue(node, out var o) && o.IsUp))
         {
             return;
         }

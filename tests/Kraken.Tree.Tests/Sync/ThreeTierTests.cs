@@ -207,5 +207,30 @@ public sealed class ThreeTierTests
         Assert.All(c.Leaves[3..6], l => Assert.False(t0.Store.Contains(l)));
         Assert.Equal(8, t0.Store.Count);
     }
+
+    [Fact]
+    public async Task A_parent_reports_the_Dsc_of_its_children_before_they_join()
+    {
+        // Root and tier-1 nodes only: the leaves are still booting (their parents power and PXE-boot them).
+        await using var c = new SyncCluster();
+        var cfg = SyncCluster.ThreeTierCfg(out var root, out var tier1, out var leaves);
+        var store = new StateStore();
+        foreach (var r in cfg)
+        {
+            store.Create(r);
+        }
+
+        c.Add(root, store, []);
+        var t0 = c.Add(tier1[0], new StateStore(), [SyncCluster.EndPointOf(root)]);
+        c.RunUntil(() => t0.ParentAdjacency?.State == AdjacencyState.Full, TimeSpan.FromSeconds(30), "tier-1 joined");
+
+        // What the tier-1's PXE module sees of its booting leaf reaches the root; a backup child's does not (t0 is
+        // only a backup parent of leaves 6-8, whose own parent reports them).
+        t0.Store.Set(StateView.Dsc, leaves[1], s_schema.Resolve("/Extensions/Pxe/State"), SyncCluster.Enum(Kraken.Tree.State.Proto.Pxe.Types.State.Init));
+        t0.Store.Set(StateView.Dsc, leaves[6], s_schema.PhysState, SyncCluster.Enum(PhysState.PowerOn));
+        c.RunUntil(() => c[root].Dsc(leaves[1], s_schema.Resolve("/Extensions/Pxe/State")).ToString() == "INIT", TimeSpan.FromSeconds(5), "the leaf's boot seen at the root");
+        c.Run(TimeSpan.FromSeconds(5));
+        Assert.False(c[root].Dsc(leaves[6], s_schema.PhysState).IsSet);
+    }
 }
 
