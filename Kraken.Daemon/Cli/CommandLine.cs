@@ -1,4 +1,4 @@
-// "kraken VERB ...": parses global options and dispatches to serve or to a client verb.
+// "kraken VERB ...": parses global options and dispatches to serve, image build, or a client verb.
 using Kraken.Daemon.Hosting;
 
 namespace Kraken.Daemon.Cli;
@@ -15,6 +15,7 @@ internal sealed class Arguments
     [
         "--server", "--token", "--token-file", "--config", "--filter", "--under", "--id", "--node", "--url",
         "--type", "--view", "--count", "--output", "--mode", "--timeout", "--call-timeout", "--retries",
+        "--cache", "--kernel-package", "--kraken",
     ];
 
     public IReadOnlyList<string> Positional => _positional;
@@ -72,10 +73,13 @@ internal sealed class Arguments
 
     public bool Flag(string name) => _flags.Contains(name);
 
+    /// <summary>Fails on any option or flag not in <paramref name="allowed"/> or the client options every verb takes.</summary>
+    public void Allow(params string[] allowed) => AllowOnly([.. allowed, "--server", "--token", "--token-file", "--json", "--timeout"]);
+
     /// <summary>Fails on any option or flag not in <paramref name="allowed"/>.</summary>
-    public void Allow(params string[] allowed)
+    public void AllowOnly(params string[] allowed)
     {
-        var ok = new HashSet<string>(allowed.Concat(["--server", "--token", "--token-file", "--json", "--timeout"]), StringComparer.Ordinal);
+        var ok = new HashSet<string>(allowed, StringComparer.Ordinal);
         foreach (var name in _options.Keys.Concat(_flags))
         {
             if (!ok.Contains(name))
@@ -95,6 +99,10 @@ public static partial class CommandLine
 
         Daemon:
           serve --config FILE [--Section:Key=value ...]   run the daemon
+          image build --output DIR [--cache DIR] [--kernel-package NAME] [--kraken PATH]
+                                               build the network boot image (vmlinuz, initrd.img, image.json);
+                                               cache default /var/cache/kraken/image, see docs/image.md
+          --version                            print the version and how this kraken was built (aot, single-file, jit)
 
         Client verbs (talk to a daemon's API):
           nodes list [--filter URL=VALUE]... [--under ID] [--id ID]... [--dsc]
@@ -132,9 +140,19 @@ public static partial class CommandLine
             return args.Length == 0 ? 2 : 0;
         }
 
-        if (args[0] == "serve")
+        switch (args[0])
         {
-            return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+            case "serve":
+                return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+            case "image":
+                return await Image.ImageCommand.RunAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
+            case "--version" or "version":
+                await stdout.WriteLineAsync(BuildInfo.Line).ConfigureAwait(false);
+                return 0;
+            case "selftest":
+                return await SelfTest.RunAsync(args[1..], stdout, stderr).ConfigureAwait(false);
+            default:
+                break;
         }
 
         try
