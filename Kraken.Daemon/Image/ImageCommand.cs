@@ -34,7 +34,7 @@ internal static class ImageCommand
             await stdout.WriteLineAsync(ImageBuilder.Summary(result)).ConfigureAwait(false);
             return 0;
         }
-        catch (Exception ex) when (ex is ImageBuildException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is ImageBuildException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {
             await stderr.WriteLineAsync($"kraken image build: {ex.Message}").ConfigureAwait(false);
             return 1;
