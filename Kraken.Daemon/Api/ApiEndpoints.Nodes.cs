@@ -13,7 +13,9 @@ public static partial class ApiEndpoints
 {
     private static void MapNodes(RouteGroupBuilder reads, RouteGroupBuilder writes)
     {
-        reads.MapGet("/{view}/nodes", (string view, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id, string? under, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where, KrakenDaemon daemon) =>
+        // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
+        // only when it has a default, and the OpenAPI document says "required" for the others.
+        reads.MapGet("/{view}/nodes", (string view, KrakenDaemon daemon, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id = null, string? under = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where = null) =>
         {
             var v = ApiSupport.ParseView(view);
             var selection = Selection.FromQuery(daemon.Store.Schema, id ?? [], under, where ?? []);

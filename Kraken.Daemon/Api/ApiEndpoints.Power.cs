@@ -109,7 +109,9 @@ public static partial class ApiEndpoints
             return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), null));
         }).Doc("CancelPowerOperation", "Cancel a running bulk power operation: calls not yet made are dropped, nodes still pending end as failed (\"cancelled\").");
 
-        reads.MapGet("/power/status", async ([Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id, string? under, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where, bool? all, HttpContext http, KrakenDaemon daemon, CancellationToken ct) =>
+        // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
+        // only when it has a default, and the OpenAPI document says "required" for the others.
+        reads.MapGet("/power/status", async (HttpContext http, KrakenDaemon daemon, CancellationToken ct, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id = null, string? under = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where = null, bool? all = null) =>
         {
             var power = RequirePower(http);
             var selection = Selection.FromQuery(daemon.Store.Schema, id ?? [], under, where ?? []);

@@ -88,7 +88,8 @@ internal static class ApiSupport
         var extensions = new Dictionary<string, object?>();
         if (errors is { Count: > 0 })
         {
-            extensions["errors"] = errors;
+            // A plain array: its JSON metadata is generated (DaemonJsonContext); a collection expression's hidden type has none.
+            extensions["errors"] = errors.ToArray();
         }
 
         if (url is not null)

@@ -1,4 +1,4 @@
-// "kraken VERB ...": parses global options and dispatches to serve or to a client verb.
+// "kraken VERB ...": parses global options and dispatches to serve, image build, lab, or a client verb.
 using Kraken.Daemon.Hosting;
 using Kraken.Daemon.Lab;
 
@@ -16,6 +16,7 @@ internal sealed class Arguments
     [
         "--server", "--token", "--token-file", "--config", "--filter", "--under", "--id", "--node", "--url",
         "--type", "--view", "--count", "--output", "--mode", "--timeout", "--call-timeout", "--retries",
+        "--cache", "--kernel-package", "--kraken",
     ];
 
     public IReadOnlyList<string> Positional => _positional;
@@ -73,10 +74,13 @@ internal sealed class Arguments
 
     public bool Flag(string name) => _flags.Contains(name);
 
+    /// <summary>Fails on any option or flag not in <paramref name="allowed"/> or the client options every verb takes.</summary>
+    public void Allow(params string[] allowed) => AllowOnly([.. allowed, "--server", "--token", "--token-file", "--json", "--timeout"]);
+
     /// <summary>Fails on any option or flag not in <paramref name="allowed"/>.</summary>
-    public void Allow(params string[] allowed)
+    public void AllowOnly(params string[] allowed)
     {
-        var ok = new HashSet<string>(allowed.Concat(["--server", "--token", "--token-file", "--json", "--timeout"]), StringComparer.Ordinal);
+        var ok = new HashSet<string>(allowed, StringComparer.Ordinal);
         foreach (var name in _options.Keys.Concat(_flags))
         {
             if (!ok.Contains(name))
@@ -99,6 +103,10 @@ public static partial class CommandLine
           serve --boot [--cmdline FILE]                    run the daemon of a node booted over the network:
                                                            identity, uplink and parents from the kraken.* kernel
                                                            arguments, what it serves from the Cfg its parent sends
+          image build --output DIR [--cache DIR] [--kernel-package NAME] [--kraken PATH]
+                                               build the network boot image (vmlinuz, initrd.img, image.json);
+                                               cache default /var/cache/kraken/image, see docs/image.md
+          --version                            print the version and how this kraken was built (aot, single-file, jit)
 
         Lab (a virtual cluster of qemu VMs in network namespaces; root only; docs/lab.md):
           lab up [--tier1 N] [--leaves M] [--dir DIR] [--image DIR] [--backup] [--wait] [--timeout S] [--keep]
@@ -143,9 +151,19 @@ public static partial class CommandLine
             return args.Length == 0 ? 2 : 0;
         }
 
-        if (args[0] == "serve")
+        switch (args[0])
         {
-            return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+            case "serve":
+                return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+            case "image":
+                return await Image.ImageCommand.RunAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
+            case "--version" or "version":
+                await stdout.WriteLineAsync(BuildInfo.Line).ConfigureAwait(false);
+                return 0;
+            case "selftest":
+                return await SelfTest.RunAsync(args[1..], stdout, stderr).ConfigureAwait(false);
+            default:
+                break;
         }
 
         if (args[0] == "lab")

@@ -2,6 +2,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Kraken.Daemon.Hosting;
 using Kraken.Tree.State;
 
 namespace Kraken.Daemon.Cli;
@@ -209,12 +210,12 @@ internal sealed partial class Verbs
         var parts = new List<string>();
         if (ids.Count > 0)
         {
-            parts.Add($"\"ids\":[{string.Join(',', ids.Select(i => JsonSerializer.Serialize(i)))}]");
+            parts.Add($"\"ids\":[{string.Join(',', ids.Select(i => DaemonJsonContext.Quote(i)))}]");
         }
 
         if (args.Option("--under") is { } under)
         {
-            parts.Add($"\"under\":{JsonSerializer.Serialize(under)}");
+            parts.Add($"\"under\":{DaemonJsonContext.Quote(under)}");
         }
 
         if (args.Options("--filter").Count > 0)

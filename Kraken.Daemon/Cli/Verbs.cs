@@ -1,6 +1,7 @@
 // The client verbs: each builds one API call and prints a table for people or the JSON for scripts.
 using System.Text;
 using System.Text.Json;
+using Kraken.Daemon.Hosting;
 
 namespace Kraken.Daemon.Cli;
 
@@ -116,12 +117,12 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
         var parts = new List<string>();
         if (args.Options("--id").Count > 0)
         {
-            parts.Add($"\"ids\":[{string.Join(',', args.Options("--id").Select(i => JsonSerializer.Serialize(i)))}]");
+            parts.Add($"\"ids\":[{string.Join(',', args.Options("--id").Select(i => DaemonJsonContext.Quote(i)))}]");
         }
 
         if (args.Option("--under") is { } under)
         {
-            parts.Add($"\"under\":{JsonSerializer.Serialize(under)}");
+            parts.Add($"\"under\":{DaemonJsonContext.Quote(under)}");
         }
 
         if (args.Options("--filter").Count > 0)
@@ -305,8 +306,8 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
             var url = a[..eq];
             var value = a[(eq + 1)..];
-            sb.Append(first ? string.Empty : ",").Append(JsonSerializer.Serialize(url.StartsWith('/') ? url : "/" + url)).Append(':')
-                .Append(value.Length == 0 ? "null" : JsonSerializer.Serialize(value));
+            sb.Append(first ? string.Empty : ",").Append(DaemonJsonContext.Quote(url.StartsWith('/') ? url : "/" + url)).Append(':')
+                .Append(value.Length == 0 ? "null" : DaemonJsonContext.Quote(value));
             first = false;
         }
 

@@ -14,7 +14,9 @@ internal static class EventEndpoints
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapGet("/events", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node, string? url, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type, string? view) =>
+        // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
+        // only when it has a default, and the OpenAPI document says "required" for the others.
+        v1.MapGet("/events", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node = null, string? url = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type = null, string? view = null) =>
         {
             var filter = ParseFilter(node, url, type, view);
             using var subscription = hub.Subscribe(filter);
@@ -34,7 +36,7 @@ internal static class EventEndpoints
             return Results.Empty;
         }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc).");
 
-        v1.MapGet("/events/ws", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node, string? url, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type, string? view) =>
+        v1.MapGet("/events/ws", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node = null, string? url = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type = null, string? view = null) =>
         {
             if (!http.WebSockets.IsWebSocketRequest)
             {

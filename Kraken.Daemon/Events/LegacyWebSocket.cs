@@ -162,6 +162,21 @@ internal static class LegacyWebSocket
         return messages;
     }
 
-    private static string Message(int type, string url, string data, string node, string value) =>
-        JsonSerializer.Serialize(new Dictionary<string, object> { ["type"] = type, ["url"] = url, ["data"] = data, ["nodeid"] = node, ["value"] = value });
+    /// <summary>The original's flat message; the writer's default encoder escapes as JsonSerializer's defaults do.</summary>
+    private static string Message(int type, string url, string data, string node, string value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("type", type);
+            w.WriteString("url", url);
+            w.WriteString("data", data);
+            w.WriteString("nodeid", node);
+            w.WriteString("value", value);
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 }

@@ -88,6 +88,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton(sp => new CfgNeighbourhood(sp.GetRequiredService<KrakenDaemon>().Store));
         builder.Services.AddSingleton<DaemonGauges>();
         builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DaemonJsonContext.Default));
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(ApiDocument.Name, ApiDocument.Configure);
         builder.Services.AddBuiltInModules();

@@ -77,7 +77,6 @@ public sealed class DaemonOptions
 {
     public const string MemoryStore = ":memory:";
 
-    private static readonly BinderOptions s_strict = new() { ErrorOnUnknownConfiguration = true };
     private static readonly HashSet<string> s_sections = new(StringComparer.OrdinalIgnoreCase)
     {
         "NodeId", "Role", "Api", "Sync", "Store", "Reconcile", "Modules", "Logging",
@@ -140,10 +139,11 @@ public sealed class DaemonOptions
             throw new DaemonConfigException("NodeId", $"'{nodeIdText}' is not a non-nil UUID");
         }
 
-        var api = Bind<ApiOptions>(configuration, "Api");
-        var sync = Bind<SyncSection>(configuration, "Sync");
-        var store = Bind<StoreOptions>(configuration, "Store");
-        var reconcile = Bind<ReconcileSection>(configuration, "Reconcile");
+        // Each Bind call names its concrete type, so the configuration binding generator writes its code.
+        var api = Bind(configuration, "Api", new ApiOptions(), static (s, v) => s.Bind(v, Strict));
+        var sync = Bind(configuration, "Sync", new SyncSection(), static (s, v) => s.Bind(v, Strict));
+        var store = Bind(configuration, "Store", new StoreOptions(), static (s, v) => s.Bind(v, Strict));
+        var reconcile = Bind(configuration, "Reconcile", new ReconcileSection(), static (s, v) => s.Bind(v, Strict));
 
         var role = configuration["Role"]?.Trim().ToLowerInvariant();
         var isRoot = role switch
@@ -249,13 +249,14 @@ public sealed class DaemonOptions
         };
     }
 
-    private static T Bind<T>(IConfiguration configuration, string section)
-        where T : new()
+    /// <summary>Unknown keys are errors, not silently ignored.</summary>
+    internal static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
+
+    private static T Bind<T>(IConfiguration configuration, string section, T value, Action<IConfigurationSection, T> bind)
     {
-        var value = new T();
         try
         {
-            configuration.GetSection(section).Bind(value, o => o.ErrorOnUnknownConfiguration = s_strict.ErrorOnUnknownConfiguration);
+            bind(configuration.GetSection(section), value);
         }
         catch (InvalidOperationException ex)
         {

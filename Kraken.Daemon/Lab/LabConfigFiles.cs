@@ -68,7 +68,7 @@ internal static class LabConfigFiles
                 };
             }
 
-            nodes.Add(node);
+            nodes.Add((JsonNode)node);
         }
 
         return new JsonObject { ["format"] = "kraken-state/1", ["nodes"] = nodes }.ToJsonString(s_indented) + "\n";

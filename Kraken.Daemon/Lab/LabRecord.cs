@@ -28,13 +28,6 @@ internal sealed class LabRecord
 {
     public const string CurrentFormat = "kraken-lab/1";
 
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public string Format { get; set; } = CurrentFormat;
 
     public string Name { get; set; } = "";
@@ -77,14 +70,14 @@ internal sealed class LabRecord
     /// <summary>Directories whose whole content is the lab's, in order of creation.</summary>
     public List<string> Directories { get; set; } = [];
 
-    public string ToJson() => JsonSerializer.Serialize(this, s_json) + "\n";
+    public string ToJson() => JsonSerializer.Serialize(this, LabJsonContext.Default.LabRecord) + "\n";
 
     public static LabRecord FromJson(string json, string source)
     {
         LabRecord? record;
         try
         {
-            record = JsonSerializer.Deserialize<LabRecord>(json, s_json);
+            record = JsonSerializer.Deserialize(json, LabJsonContext.Default.LabRecord);
         }
         catch (JsonException e)
         {
@@ -135,3 +128,8 @@ internal sealed class LabRecord
         File.Move(temporary, path, overwrite: true);
     }
 }
+
+/// <summary>The lab record's JSON, generated at build time (the native build has no reflection-based serializer).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(LabRecord))]
+internal sealed partial class LabJsonContext : JsonSerializerContext;

@@ -2,7 +2,6 @@
 // recording each thing in lab.json before (or as) it is made, and tears it all down again if a step fails.
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using Kraken.Daemon.Cli;
@@ -224,9 +223,9 @@ internal sealed class LabUp
     internal static IReadOnlyList<string> KrakenCommand()
     {
         var exe = Environment.ProcessPath ?? throw new CliException("cannot tell where this kraken executable is");
-        return Path.GetFileNameWithoutExtension(exe) == "dotnet" && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } dll
-            ? [exe, dll]
-            : [exe];
+        // Under the dotnet host, the entry assembly is kraken.dll in the application's directory.
+        var dll = Path.Combine(AppContext.BaseDirectory, "kraken.dll");
+        return Path.GetFileNameWithoutExtension(exe) == "dotnet" && File.Exists(dll) ? [exe, dll] : [exe];
     }
 
     private static string Secret(int bytes) => Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');

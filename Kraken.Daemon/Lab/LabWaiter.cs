@@ -214,7 +214,7 @@ internal sealed class LabWaiter(LabPlan plan, LabPaths paths, ApiClient client, 
                     o[key] = _reached.TryGetValue(n.Id, out var t) && t.TryGetValue(key, out var s) ? s : null;
                 }
 
-                nodes.Add(o);
+                nodes.Add((JsonNode)o);
             }
         }
 

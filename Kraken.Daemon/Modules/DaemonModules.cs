@@ -1,4 +1,5 @@
 // The seam through which modules (PXE, power, ...) join the daemon: one registration each, one config section each.
+using System.Diagnostics.CodeAnalysis;
 using Kraken.Tree.Reconcile;
 using Kraken.Tree.State;
 using Microsoft.Extensions.Configuration;
@@ -57,7 +58,7 @@ public static class DaemonModuleRegistration
     /// Adds a module: <c>services.AddKrakenModule&lt;PxeModule&gt;()</c>. A module whose section has
     /// <c>Enabled: false</c> is skipped at start.
     /// </summary>
-    public static IServiceCollection AddKrakenModule<TModule>(this IServiceCollection services)
+    public static IServiceCollection AddKrakenModule<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TModule>(this IServiceCollection services)
         where TModule : class, IDaemonModule
     {
         ArgumentNullException.ThrowIfNull(services);

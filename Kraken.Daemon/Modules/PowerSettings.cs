@@ -1,4 +1,5 @@
 // Section Modules:Power: bound strictly (unknown keys are errors), validated with the offending key named.
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using Kraken.Daemon.Hosting;
 using Kraken.Modules.Power;
@@ -125,7 +126,7 @@ public sealed partial class PowerSettings
             nameof(OperationHistory), nameof(MaxRunningOperations), nameof(Credentials), "Ipmi", "Redfish", "Qemu", "Sim",
         ]);
         var settings = new PowerSettings();
-        BindOrThrow(section, settings, "Ipmi", "Redfish", "Qemu", "Sim");
+        BindOrThrow(section, c => c.Bind(settings, DaemonOptions.Strict), "Ipmi", "Redfish", "Qemu", "Sim");
 
         var names = settings.Drivers.Count > 0 ? settings.Drivers : [Ipmi, Redfish, Qemu];
         var seen = new HashSet<string>(extraDrivers, StringComparer.Ordinal);
@@ -157,7 +158,8 @@ public sealed partial class PowerSettings
             throw new DaemonConfigException($"{path}:Credentials:EnvironmentPrefix", $"'{credentials.EnvironmentPrefix}' is not a variable name prefix (letters, digits, '_')");
         }
 
-        settings.IpmiOptions = Driver(section, "Ipmi", new IpmiOptions(), o =>
+        // Each Bind call names its concrete type, so the configuration binding generator writes its code.
+        settings.IpmiOptions = Driver(section, "Ipmi", new IpmiOptions(), static (c, o) => c.Bind(o, DaemonOptions.Strict), o =>
         {
             if (o.CipherSuite is not (3 or 17))
             {
@@ -166,8 +168,8 @@ public sealed partial class PowerSettings
 
             o.Validate();
         });
-        settings.RedfishOptions = Driver(section, "Redfish", new RedfishOptions(), o => o.Validate());
-        settings.QemuOptions = Driver(section, "Qemu", new QemuOptions(), o =>
+        settings.RedfishOptions = Driver(section, "Redfish", new RedfishOptions(), static (c, o) => c.Bind(o, DaemonOptions.Strict), o => o.Validate());
+        settings.QemuOptions = Driver(section, "Qemu", new QemuOptions(), static (c, o) => c.Bind(o, DaemonOptions.Strict), o =>
         {
             if (string.IsNullOrWhiteSpace(o.CommandTemplate))
             {
@@ -182,7 +184,7 @@ public sealed partial class PowerSettings
         var sim = new SimPowerSettings();
         var simSection = section.GetSection("Sim");
         CheckKeys(simSection, [.. typeof(SimPowerSettings).GetProperties().Select(p => p.Name)]);
-        BindOrThrow(simSection, sim);
+        BindOrThrow(simSection, c => c.Bind(sim, DaemonOptions.Strict));
         settings.SimOptions = Validated(simSection.Path, sim.ToOptions(), o => o.Validate());
         return settings;
     }
@@ -226,12 +228,13 @@ public sealed partial class PowerSettings
         return new CompositeCredentialProvider([.. providers]);
     }
 
-    private static T Driver<T>(IConfigurationSection parent, string name, T options, Action<T> validate)
+    private static T Driver<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(
+        IConfigurationSection parent, string name, T options, Action<IConfiguration, T> bind, Action<T> validate)
         where T : class
     {
         var section = parent.GetSection(name);
         CheckKeys(section, [.. typeof(T).GetProperties().Where(p => p.CanWrite && p.Name != "Name").Select(p => p.Name)]);
-        BindOrThrow(section, options);
+        BindOrThrow(section, c => bind(c, options));
         return Validated(section.Path, options, validate);
     }
 
@@ -262,13 +265,14 @@ public sealed partial class PowerSettings
         }
     }
 
-    private static void BindOrThrow(IConfigurationSection section, object target, params string[] skip)
+    /// <summary>Runs <paramref name="bind"/> on <paramref name="section"/> (without the <paramref name="skip"/> sub-sections), naming the bad key on failure.</summary>
+    private static void BindOrThrow(IConfigurationSection section, Action<IConfiguration> bind, params string[] skip)
     {
         try
         {
             if (skip.Length == 0)
             {
-                section.Bind(target, o => o.ErrorOnUnknownConfiguration = true);
+                bind(section);
                 return;
             }
 
@@ -277,7 +281,7 @@ public sealed partial class PowerSettings
                 section.AsEnumerable(makePathsRelative: true)
                     .Where(kv => !skip.Any(s => kv.Key.Equals(s, StringComparison.OrdinalIgnoreCase) || kv.Key.StartsWith(s + ":", StringComparison.OrdinalIgnoreCase))))
                 .Build();
-            filtered.Bind(target, o => o.ErrorOnUnknownConfiguration = true);
+            bind(filtered);
         }
         catch (InvalidOperationException ex)
         {

@@ -11,21 +11,22 @@ public enum RedfishAuth : byte
     Basic,
 }
 
+/// <remarks>Settable rather than init-only: the daemon fills it with the source-generated configuration binder, which sets only settable properties.</remarks>
 public sealed record RedfishOptions
 {
     /// <summary>The driver name nodes select (<c>/Extensions/Power/Driver</c>).</summary>
-    public string Name { get; init; } = "redfish";
+    public string Name { get; set; } = "redfish";
 
-    public RedfishAuth Auth { get; init; } = RedfishAuth.Session;
+    public RedfishAuth Auth { get; set; } = RedfishAuth.Session;
 
     /// <summary>Check the service's TLS certificate. BMCs often have self-signed ones; turning this off trusts any.</summary>
-    public bool VerifyTls { get; init; } = true;
+    public bool VerifyTls { get; set; } = true;
 
     /// <summary>The scheme when <c>/Extensions/Power/Address</c> is a bare host name or address.</summary>
-    public string DefaultScheme { get; init; } = "https";
+    public string DefaultScheme { get; set; } = "https";
 
     /// <summary>Replies larger than this are refused (a ComputerSystem resource is a few kilobytes).</summary>
-    public int MaxResponseBytes { get; init; } = 1 << 20;
+    public int MaxResponseBytes { get; set; } = 1 << 20;
 
     public void Validate()
     {

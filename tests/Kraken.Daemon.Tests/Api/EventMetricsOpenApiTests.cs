@@ -160,6 +160,12 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
         var list = document.Paths["/api/v1/{view}/nodes"].Operations![HttpMethod.Get];
         Assert.True(list.Security is null || list.Security.Count == 0);
         Assert.NotEmpty(document.Paths["/sme/freeze"].Operations![HttpMethod.Post].Security!);
+        // Filters are optional: no query parameter may be marked required (the request delegate generator marks
+        // array parameters without a default as required).
+        var requiredQuery = document.Paths.SelectMany(p => p.Value.Operations!.SelectMany(o => (o.Value.Parameters ?? [])
+            .Where(q => q.In == ParameterLocation.Query && q.Required).Select(q => $"{o.Key.Method} {p.Key} {q.Name}"))).ToList();
+        Assert.True(requiredQuery.Count == 0, "required query parameters: " + string.Join(", ", requiredQuery));
+        Assert.Contains(list.Parameters!, q => q.Name == "where" && q.In == ParameterLocation.Query);
         var missing = endpoints.Except(documented).Order().ToList();
         Assert.True(missing.Count == 0, "not in the OpenAPI document: " + string.Join(", ", missing));
     }
