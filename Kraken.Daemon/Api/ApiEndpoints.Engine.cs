@@ -145,6 +145,23 @@ public static partial class ApiEndpoints
         }
 
         w.WriteEndArray();
+
+        // What this daemon no longer hears of (a dead child and what it carried, unless another child took it over).
+        var lost = sync.Lost;
+        w.WriteNumber("lostCount", lost.Count);
+        w.WriteStartArray("lost");
+        foreach (var id in lost.Take(LostShown))
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id.ToString());
+            w.WriteString("nodename", daemon.Store.Get(StateView.Cfg, id)?.Nodename);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WriteEndObject();
     }
+
+    /// <summary>At most this many lost nodes are listed by name; <c>lostCount</c> has them all.</summary>
+    private const int LostShown = 1000;
 }

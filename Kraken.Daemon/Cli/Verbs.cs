@@ -268,6 +268,13 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
             .Select(a => new[] { Str(a, "role"), Str(a, "peer"), Str(a, "nodename"), Str(a, "state"), Str(a, "endPoint"), a.GetProperty("sinceSeconds").GetDouble().ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "s" })
             .ToList();
         await Table.WriteAsync(stdout, ["ROLE", "PEER", "NAME", "STATE", "ENDPOINT", "SINCE"], rows);
+        if (r.TryGetProperty("lost", out var lost) && lost.GetArrayLength() > 0)
+        {
+            // Nodes this daemon no longer hears of: a child that died, and what it carried that nobody reports since.
+            var total = r.TryGetProperty("lostCount", out var c) ? c.GetInt32() : lost.GetArrayLength();
+            var names = lost.EnumerateArray().Select(l => Str(l, "nodename") is var n && n != "-" ? n : Str(l, "id"));
+            await stdout.WriteLineAsync($"lost: {total} node(s) no live child reports (last known Dsc kept): {string.Join(", ", names)}{(total > lost.GetArrayLength() ? ", ..." : "")}");
+        }
     }
 
     /// <summary>"?param=value&amp;..." from every value of the given options (empty when none is given).</summary>

@@ -52,6 +52,9 @@ public sealed class SyncSection
 
     public TimeSpan? JoinTimeout { get; set; }
 
+    /// <summary>How often a child joined to a backup parent tries its primary again (zero: never).</summary>
+    public TimeSpan? FailbackInterval { get; set; }
+
     /// <summary>How long a bootstrap credential this daemon issues to a node it boots stays usable (docs/protocol.md 5.2).</summary>
     public TimeSpan BootstrapLifetime { get; set; } = TimeSpan.FromMinutes(15);
 }
@@ -246,6 +249,7 @@ public sealed class DaemonOptions
             DeadInterval = Sync.DeadInterval ?? o.DeadInterval,
             JoinBackoff = Sync.JoinBackoff ?? o.JoinBackoff,
             JoinTimeout = Sync.JoinTimeout ?? o.JoinTimeout,
+            FailbackInterval = Sync.FailbackInterval ?? o.FailbackInterval,
         };
     }
 

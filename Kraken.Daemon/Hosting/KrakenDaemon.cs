@@ -319,6 +319,21 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             }
         };
         _sync.AdjacencyChanged += OnAdjacencyChanged;
+
+        // What this daemon knows of its own node: it runs, so it is powered; the root is the tree's reference point.
+        Store.Batch(store =>
+        {
+            if (!store.Contains(Self))
+            {
+                store.Create(NodeRecord.Empty(Self, store.Schema));
+            }
+
+            store.Set(StateView.Dsc, Self, store.Schema.PhysState, StateValue.FromEnum(Tree.State.Proto.PhysState.PowerOn));
+            if (Options.IsRoot)
+            {
+                store.Set(StateView.Dsc, Self, store.Schema.RunState, StateValue.FromEnum(Tree.State.Proto.RunState.Sync));
+            }
+        });
         _reconcile.Start();
         _sync.Start();
         Log.Started(_logger, Self, Options.IsRoot ? "root" : "child", _transport.LocalEndPoint, string.Join(", ", Options.Parents), string.Join(", ", ModuleNames));

@@ -71,6 +71,9 @@ internal static class LabBmcFiles
             "-boot", "n", "-no-reboot", "-pidfile", paths.VmPidFile(node.Name),
             "-netdev", $"tap,id=up,ifname={node.Uplink.Link},script=no,downscript=no",
             "-device", $"virtio-net-pci,netdev=up,mac={node.Uplink.Mac}",
+
+            // Entropy from the host: the daemon's start waits for the kernel's random pool, seconds longer without it.
+            "-device", "virtio-rng-pci",
         };
         if (node.Downlink is { } down)
         {

@@ -19,12 +19,19 @@ internal sealed class LabStatus(LabPaths paths, TextWriter output)
         await output.WriteLineAsync($"started {record.Started ?? "-"}{(record.Complete ? string.Empty : " (lab up has not finished)")}; namespaces {(namespaces.Length > 0 ? namespaces : "none")}");
 
         Dictionary<string, LabNodeState>? cfg = null, dsc = null;
+        var lost = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         string api;
         try
         {
             using var client = new ApiClient(new Uri(plan.ApiUrl), null, TimeSpan.FromSeconds(5));
             cfg = LabNodeState.Parse(await client.GetAsync("/api/v1/cfg/nodes", ct));
             dsc = LabNodeState.Parse(await client.GetAsync("/api/v1/dsc/nodes", ct));
+            using var tree = System.Text.Json.JsonDocument.Parse(await client.GetAsync("/api/v1/tree", ct));
+            if (tree.RootElement.TryGetProperty("lost", out var l))
+            {
+                lost.UnionWith(l.EnumerateArray().Select(e => e.GetProperty("id").GetString()!));
+            }
+
             api = "answering";
         }
         catch (CliException e)
@@ -50,13 +57,22 @@ internal sealed class LabStatus(LabPaths paths, TextWriter output)
                 process = $"bmc {Process(record, "bmc", node.Name)}, vm {(pid is { } p ? p.ToString(CultureInfo.InvariantCulture) : "off")}";
             }
 
+            // Attached: the parent the node's daemon is joined to (its backup after a fail-over); lost: the root no
+            // longer hears of it (its parent died and no backup took it over), so its states are the last known.
+            var attached = d?.Attached is { } a ? plan.Nodes.FirstOrDefault(n => n.Id.Equals(a, StringComparison.OrdinalIgnoreCase))?.Name ?? a : "-";
             rows.Add([
-                node.Name, Tier(node), plan.ParentOf(node)?.Name ?? "-", node.Uplink.Address, node.Bmc ?? "-", process,
+                node.Name, Tier(node), plan.ParentOf(node)?.Name ?? "-", attached, node.Uplink.Address, node.Bmc ?? "-", process,
                 $"{c?.Phys ?? "-"}/{d?.Phys ?? "-"}", $"{c?.Run ?? "-"}/{d?.Run ?? "-"}", $"{c?.Pxe ?? "-"}/{d?.Pxe ?? "-"}",
+                lost.Contains(node.Id) ? "LOST" : "",
             ]);
         }
 
-        await Table.WriteAsync(output, ["NODE", "TIER", "PARENT", "ADDRESS", "BMC", "PROCESSES", "PHYS CFG/DSC", "RUN CFG/DSC", "PXE CFG/DSC"], rows);
+        await Table.WriteAsync(output, ["NODE", "TIER", "PARENT", "ATTACHED", "ADDRESS", "BMC", "PROCESSES", "PHYS CFG/DSC", "RUN CFG/DSC", "PXE CFG/DSC", ""], rows);
+        if (lost.Count > 0)
+        {
+            await output.WriteLineAsync($"lost: {lost.Count} node(s) the root no longer hears of; their states above are the last known");
+        }
+
         return 0;
     }
 

@@ -9,7 +9,7 @@ using Kraken.Daemon.Cli;
 namespace Kraken.Daemon.Lab;
 
 /// <summary>A node's Dsc states as the root reports them (null: unset).</summary>
-internal readonly record struct LabNodeState(string? Phys, string? Pxe, string? Run)
+internal readonly record struct LabNodeState(string? Phys, string? Pxe, string? Run, string? Attached = null)
 {
     public override string ToString() => $"PhysState {Phys ?? "-"}, Pxe {Pxe ?? "-"}, RunState {Run ?? "-"}";
 
@@ -26,7 +26,7 @@ internal readonly record struct LabNodeState(string? Phys, string? Pxe, string? 
                 pxe = s.GetString();
             }
 
-            result[n.GetProperty("id").GetString()!] = new LabNodeState(Text(n, "physState"), pxe, Text(n, "runState"));
+            result[n.GetProperty("id").GetString()!] = new LabNodeState(Text(n, "physState"), pxe, Text(n, "runState"), Text(n, "parentId"));
         }
 
         return result;

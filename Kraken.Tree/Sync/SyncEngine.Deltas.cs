@@ -105,9 +105,17 @@ public sealed partial class SyncEngine
                     }
                 }
             }
-            else if (_parent is { IsUp: true } p && p.Flowing.Contains(node))
+            else if (_parent is { IsUp: true } p)
             {
-                MarkDirty(p, node);
+                if (p.Flowing.Contains(node))
+                {
+                    MarkDirty(p, node);
+                }
+                else if (ReportsAsParent(node))
+                {
+                    // The first thing this node learnt of a child of its own (powered, registered for boot).
+                    UpwardAdd(node);
+                }
             }
         }
 
@@ -422,24 +430,28 @@ public sealed partial class SyncEngine
             return;
         }
 
+        // The report of the child the node is attached to wins: its Dsc /ParentId names that child, or a node that
+        // child carries. Otherwise the child that started reporting the node most recently owns it; reports from the
+        // others are stale until the owner stops reporting it.
         var owner = _dscOwner.GetValueOrDefault(record.Id);
-        if (owner is not null && !ReferenceEquals(owner, adj) && owner.IsUp && known)
+        var claims = record.ParentId is { } attached && (attached == adj.Peer || (_dscOwner.TryGetValue(attached, out var via) && ReferenceEquals(via, adj)));
+        if (owner is not null && !ReferenceEquals(owner, adj) && owner.IsUp && known && !claims)
         {
-            // Another child took this node over more recently; this report is stale.
             return;
         }
 
         if (!ReferenceEquals(owner, adj))
         {
             _dscOwner[record.Id] = adj;
+            SetLost(record.Id, false);
             UpwardAdd(record.Id);
         }
 
         if (record.Id == adj.Peer)
         {
-            // A direct child's /RunState is the parent's view of the adjacency, not the child's.
+            // A direct child's /RunState and /ParentId are the parent's view of the adjacency, not the child's.
             var local = _store.GetRequired(StateView.Dsc, record.Id);
-            record = record.With(_store.Schema.RunState, local.Get(_store.Schema.RunState));
+            record = record.With(_store.Schema.RunState, local.Get(_store.Schema.RunState)).With(_store.Schema.ParentId, local.Get(_store.Schema.ParentId));
         }
 
         _store.Replace(StateView.Dsc, record);

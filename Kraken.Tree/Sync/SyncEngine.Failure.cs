@@ -23,10 +23,19 @@ public sealed partial class SyncEngine
         {
             if (_store.Contains(adj.Peer))
             {
-                _store.Set(StateView.Dsc, adj.Peer, _store.Schema.RunState, error);
+                // No longer attached here either: this report must not claim the node from the parent it moved to.
+                _store.Batch(store =>
+                {
+                    store.Set(StateView.Dsc, adj.Peer, _store.Schema.RunState, error);
+                    if (store.Get(StateView.Dsc, adj.Peer)?.ParentId == Self)
+                    {
+                        store.Set(StateView.Dsc, adj.Peer, _store.Schema.ParentId, StateValue.None);
+                    }
+                });
             }
 
             ReleaseAll(adj);
+            SetLost(adj.Peer, true);
             return;
         }
 

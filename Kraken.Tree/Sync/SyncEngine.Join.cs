@@ -18,6 +18,7 @@ public sealed partial class SyncEngine
     private int _joinFailures;
     private int _nextJoinIndex;
     private int _joinRoundStart;
+    private ITimer? _failbackTimer;
 
     /// <summary>
     /// The secret one join runs on and the join key derived from it: the cluster join secret, or (flag
@@ -59,6 +60,9 @@ public sealed partial class SyncEngine
 
         public IFrameConnection? Connection { get; set; }
 
+        /// <summary>A try at the primary parent while joined to a backup: its failure leaves the current parent as it is.</summary>
+        public bool Failback { get; init; }
+
         public NodeId ParentId { get; set; }
 
         public byte[]? ParentNonce { get; set; }
@@ -70,6 +74,14 @@ public sealed partial class SyncEngine
     /// <summary>Starts a round of join attempts at parent <paramref name="index"/>, after <paramref name="delay"/>.</summary>
     private void BeginJoin(int index, TimeSpan delay)
     {
+        if (_join is { Failback: true } failback)
+        {
+            // The parent it ran beside is gone: this is a real join round now.
+            _join = null;
+            failback.Connection?.Close();
+            failback.Keys.Dispose();
+        }
+
         _nextJoinIndex = index % _options.Parents.Count;
         _joinRoundStart = _nextJoinIndex;
         ArmJoin(delay);
@@ -118,9 +130,36 @@ public sealed partial class SyncEngine
         ? new JoinKeys(secret, _joinMac!, bootstrap: false)
         : new JoinKeys(_options.BootstrapCredential!, new FrameMac(SyncKeys.DeriveJoinKey(_options.BootstrapCredential!)), bootstrap: true);
 
+    /// <summary>Joined to a backup parent: try the primary again after <see cref="SyncOptions.FailbackInterval"/>.</summary>
+    private void ArmFailback()
+    {
+        if (_options.FailbackInterval <= TimeSpan.Zero || _parent is not { ParentIndex: > 0 })
+        {
+            return;
+        }
+
+        _failbackTimer ??= _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnFailbackTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _failbackTimer.Change(_options.FailbackInterval, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnFailbackTimer()
+    {
+        if (_stopped || _join is not null || _parent is not { IsUp: true, ParentIndex: > 0 })
+        {
+            return;
+        }
+
+        // The current adjacency stays up while this attempt runs; only an accept from the primary replaces it.
+        var attempt = new JoinAttempt(0, Now, NewLocalId(), ChildJoinKeys()) { Failback = true };
+        _join = attempt;
+        attempt.Connection = _transport.Connect(_options.Parents[0], attempt);
+        ArmJoin(_options.JoinTimeout);
+    }
+
     private void CancelJoin()
     {
         _joinTimer?.Dispose();
+        _failbackTimer?.Dispose();
         _join?.Connection?.Close();
         _join?.Keys.Dispose();
         _join = null;
@@ -139,6 +178,13 @@ public sealed partial class SyncEngine
         _join = null;
         attempt.Connection?.Close();
         attempt.Keys.Dispose();
+        if (attempt.Failback)
+        {
+            // The primary is not back yet (or refuses): stay with the backup and try again later.
+            SyncLog.JoinFailed(_logger, 0, attempt.Index, _options.Parents[attempt.Index], $"fail-back: {reason}", _options.FailbackInterval);
+            ArmFailback();
+            return;
+        }
 
         // Within a round the next parent is tried at once; a round that failed everywhere backs off, doubling,
         // and the next round starts again from the primary.
@@ -356,9 +402,17 @@ public sealed partial class SyncEngine
                     // A fresh (restarted) node takes back its last known Dsc; a live one keeps its own, fresher one.
                     store.Replace(StateView.Dsc, dsc);
                 }
-                else if (dsc.RunState is { } run)
+                else
                 {
-                    store.Set(StateView.Dsc, Self, _store.Schema.RunState, StateValue.FromEnum(run));
+                    if (dsc.RunState is { } run)
+                    {
+                        store.Set(StateView.Dsc, Self, _store.Schema.RunState, StateValue.FromEnum(run));
+                    }
+
+                    if (dsc.ParentId is { } attached)
+                    {
+                        store.Set(StateView.Dsc, Self, _store.Schema.ParentId, StateValue.FromNodeId(attached));
+                    }
                 }
             }
         });
@@ -595,7 +649,15 @@ public sealed partial class SyncEngine
         _children[join.Child] = adj;
         Register(adj);
         ChildrenChanged();
-        _store.Set(StateView.Dsc, join.Child, _store.Schema.RunState, StateValue.FromEnum(RunState.Sync));
+        SetLost(join.Child, false);
+
+        // The parent's view of the child: joined (SYNC), and attached here (Dsc /ParentId, which may differ from its
+        // Cfg's after a fail-over): every tier above follows the report of the parent the node is attached to.
+        _store.Batch(store =>
+        {
+            store.Set(StateView.Dsc, join.Child, _store.Schema.RunState, StateValue.FromEnum(RunState.Sync));
+            store.Set(StateView.Dsc, join.Child, _store.Schema.ParentId, StateValue.FromNodeId(Self));
+        });
 
         var accept = new JoinAccept
         {

@@ -11,6 +11,27 @@ public sealed partial class SyncEngine
     // from one to the other), the one that started reporting it last wins.
     private readonly Dictionary<NodeId, Adjacency> _dscOwner = [];
 
+    // Nodes this node last heard of through a child that died, and that no live child reports since: what is lost.
+    private readonly HashSet<NodeId> _lost = [];
+    private NodeId[] _lostSnapshot = [];
+
+    /// <summary>
+    /// The nodes this node no longer hears of: a child that died, and the nodes below it that it reported and that
+    /// no other child reports since (no backup parent took them over). Their last known Dsc stays; this says it is
+    /// stale. Sorted; safe to read from any thread.
+    /// </summary>
+    public IReadOnlyList<NodeId> Lost => Volatile.Read(ref _lostSnapshot);
+
+    private void SetLost(NodeId node, bool lost)
+    {
+        if (lost ? _lost.Add(node) : _lost.Remove(node))
+        {
+            var snapshot = _lost.ToArray();
+            Array.Sort(snapshot);
+            Volatile.Write(ref _lostSnapshot, snapshot);
+        }
+    }
+
     /// <summary>Rebuilds the parent -> children index from Cfg and re-evaluates what flows to each child.</summary>
     private void RebuildTopology()
     {
@@ -56,6 +77,11 @@ public sealed partial class SyncEngine
             adj.Flowing = next;
         }
 
+        foreach (var node in _lost.Where(n => !_store.Contains(n)).ToList())
+        {
+            SetLost(node, false);
+        }
+
         // Upward: this node's own children by Cfg flow up whether or not they have joined (a booting child's power
         // and PXE state is news for the tiers above); a node that is no longer one stops, unless a child reports it.
         if (_parent is { IsUp: true } parentAdj)
@@ -64,7 +90,7 @@ public sealed partial class SyncEngine
             {
                 foreach (var kid in mine)
                 {
-                    if (IsCfgChild(kid))
+                    if (ReportsAsParent(kid))
                     {
                         UpwardAdd(kid);
                     }
@@ -89,6 +115,13 @@ public sealed partial class SyncEngine
 
     /// <summary>True when <paramref name="node"/>'s Cfg names this node as its parent (not a backup parent: those report only what fails over to them).</summary>
     private bool IsCfgChild(NodeId node) => node != Self && _store.Get(StateView.Cfg, node)?.ParentId == Self;
+
+    /// <summary>
+    /// A child of this node's own (by Cfg) whose Dsc this node holds something of: it reports that up whether or not
+    /// the child has joined. Ignorance is not reported: a parent that just restarted does not overwrite, above it,
+    /// what was last known of a child that is still running.
+    /// </summary>
+    private bool ReportsAsParent(NodeId node) => IsCfgChild(node) && _store.Get(StateView.Dsc, node) is { } dsc && dsc.Values().Any();
 
     /// <summary>
     /// A child's subtree: the child and every node whose Cfg names, as parent or backup parent, a node already
@@ -143,8 +176,9 @@ public sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// The nodes whose Dsc this node reports to its parent: itself, its children (those its Cfg names, joined or not:
-    /// the parent of a booting node is the one that sees it boot), and what its joined children carry.
+    /// The nodes whose Dsc this node reports to its parent: itself, its children (those its Cfg names, joined or not,
+    /// once it knows something of them: the parent of a booting node is the one that sees it boot), and what its
+    /// joined children carry.
     /// </summary>
     private HashSet<NodeId> UpwardSet()
     {
@@ -158,7 +192,7 @@ public sealed partial class SyncEngine
         {
             foreach (var kid in mine)
             {
-                if (IsCfgChild(kid))
+                if (ReportsAsParent(kid))
                 {
                     set.Add(kid);
                 }
@@ -214,6 +248,7 @@ public sealed partial class SyncEngine
         {
             _dscOwner.Remove(node);
             UpwardRemove(node);
+            SetLost(node, true);
         }
     }
 }

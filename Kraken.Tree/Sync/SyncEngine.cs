@@ -179,7 +179,8 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
     /// </summary>
     private void PublishSnapshot()
     {
-        var head = _join is { } j
+        // A fail-back attempt runs beside an adjacency that is up: that one is what the node has.
+        var head = _join is { Failback: false } j
             ? new AdjacencyInfo(j.ParentId, AdjacencyRole.Parent, AdjacencyState.Joining, j.Started, _options.Parents[j.Index], j.Index)
             : _parent?.Info();
         var children = _childAdjacencies;
@@ -363,6 +364,10 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         if (adj.State == AdjacencyState.Exchange && adj.HeardSinceAccept && adj.Unacked.Count == 0)
         {
             SetState(adj, AdjacencyState.Full);
+            if (adj.Role == AdjacencyRole.Parent)
+            {
+                ArmFailback();
+            }
         }
     }
 

@@ -82,6 +82,13 @@ public sealed record SyncOptions
     public TimeSpan JoinBackoffMaximum { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How often a node joined to a backup parent tries its primary again; zero never does. Back with its primary, the
+    /// node is again where its Cfg puts it, with the parent that powers and boots it (a primary that restarted would
+    /// otherwise know nothing of it and, after its boot timeouts, power cycle it).
+    /// </summary>
+    public TimeSpan FailbackInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Width of the random jitter of each hello tick, as a fraction of the hello interval, centred on it (0.1:
     /// each tick 95-105 % of the interval after the previous one), so neighbours do not send in lockstep while
     /// the mean stays exactly one hello per interval.
@@ -145,6 +152,11 @@ public sealed record SyncOptions
         if (DampingInterval < TimeSpan.Zero || DampingMaximum < DampingInterval)
         {
             throw Invalid(nameof(DampingMaximum), $"({DampingMaximum}) must be at least DampingInterval ({DampingInterval}), which must not be negative");
+        }
+
+        if (FailbackInterval < TimeSpan.Zero)
+        {
+            throw Invalid(nameof(FailbackInterval), $"({FailbackInterval}) must not be negative (zero turns fail-back off)");
         }
 
         if (JoinBackoffMaximum < JoinBackoff)

@@ -126,7 +126,7 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
         var samples = text.Split('\n').Where(l => l.Length > 0 && l[0] != '#').ToList();
         Assert.All(samples, s => Assert.StartsWith("kraken_", s, StringComparison.Ordinal));
         Assert.Contains("kraken_nodes{run_state=\"SYNC\",view=\"cfg\"} 9", samples);
-        Assert.Contains("kraken_nodes_phys{phys_state=\"POWER_ON\",view=\"dsc\"} 2", samples);
+        Assert.Contains("kraken_nodes_phys{phys_state=\"POWER_ON\",view=\"dsc\"} 3", samples); // the root itself and its two children
         Assert.Contains("kraken_testmodule_leases_total{pool=\"a\"} 3", samples);
         Assert.Contains("# TYPE kraken_reconcile_mutations_dispatched_total counter", text, StringComparison.Ordinal);
         Assert.Contains(samples, s => s.StartsWith("kraken_reconcile_mutations_dispatched_total{kraken_module=\"simpower\"}", StringComparison.Ordinal));

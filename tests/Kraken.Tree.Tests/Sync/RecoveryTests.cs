@@ -110,12 +110,59 @@ public sealed class RecoveryTests
         Assert.Equal(RunState.Sync, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).RunState);
         c[leafId].Store.Set(StateView.Dsc, leafId, s_schema.Arch, StateValue.FromString("riscv64"));
         c.RunUntil(() => c[c.Root].Dsc(leafId, s_schema.Arch) == StateValue.FromString("riscv64"), TimeSpan.FromSeconds(1), "the leaf's Dsc reaches the root through its backup");
+        Assert.Equal(backup, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).ParentId); // attached to its backup (Cfg says the primary)
 
-        // Healing the link does not move it back: no failback while the backup lives.
+        // Once the link heals, the leaf goes back to its primary (the parent that powers and boots it) within the
+        // fail-back interval, and the root follows it there.
         c.Network.HealAll();
-        c.Run(TimeSpan.FromMinutes(1));
-        Assert.Equal(backup, c[leafId].ParentAdjacency!.Peer);
+        var back = c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == primary, options.FailbackInterval * 2, "the leaf back with its primary");
+        Assert.True(back <= options.FailbackInterval + options.JoinTimeout, $"took {back}");
+        c[leafId].Store.Set(StateView.Dsc, leafId, s_schema.Arch, StateValue.FromString("arm64"));
+        c.RunUntil(() => c[c.Root].Dsc(leafId, s_schema.Arch) == StateValue.FromString("arm64"), TimeSpan.FromSeconds(1), "the leaf's Dsc reaches the root through its primary");
         Assert.Equal(RunState.Sync, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).RunState);
+        Assert.Equal(RunState.Sync, c[primary].Store.GetRequired(StateView.Dsc, leafId).RunState);
+        Assert.Equal(primary, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).ParentId);
+
+        // The backup declares it gone after its dead interval; that report, attached nowhere, changes nothing above.
+        c.Run(options.DeadInterval * 2);
+        Assert.Equal(RunState.Error, c[backup].Store.GetRequired(StateView.Dsc, leafId).RunState);
+        Assert.Equal(RunState.Sync, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).RunState);
+        Assert.Equal(primary, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).ParentId);
+    }
+
+    [Fact]
+    public async Task Without_fail_back_a_node_stays_with_its_backup()
+    {
+        await using var c = new SyncCluster();
+        c.StartThreeTier(configure: o => o with { FailbackInterval = TimeSpan.Zero });
+        c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        var leafId = c.Leaves[1];
+        c.Network.Partition(SyncCluster.EndPointOf(leafId), SyncCluster.EndPointOf(c.Tier1[0]));
+        c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == c.Tier1[1], TimeSpan.FromMinutes(1), "the leaf joined its backup parent");
+        c.Network.HealAll();
+        c.Run(TimeSpan.FromMinutes(2));
+        Assert.Equal(c.Tier1[1], c[leafId].ParentAdjacency!.Peer);
+    }
+
+    [Fact]
+    public async Task A_fail_back_attempt_that_fails_leaves_the_backup_adjacency_up()
+    {
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(5));
+        var leafId = c.Leaves[1];
+        var transitions = new List<AdjacencyTransition>();
+        c.Network.Partition(SyncCluster.EndPointOf(leafId), SyncCluster.EndPointOf(c.Tier1[0]));
+        c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == c.Tier1[1], TimeSpan.FromMinutes(1), "the leaf joined its backup parent");
+        c[leafId].Engine.AdjacencyChanged += transitions.Add;
+
+        // The primary stays unreachable: every fail-back attempt fails, and the node keeps its backup throughout.
+        for (var i = 0; i < 4; i++)
+        {
+            c.Run(c[leafId].Engine.Options.FailbackInterval);
+            Assert.Equal(AdjacencyState.Full, c[leafId].ParentAdjacency!.State);
+            Assert.Equal(c.Tier1[1], c[leafId].ParentAdjacency!.Peer);
+        }
+
+        Assert.Empty(transitions);
     }
 
     [Fact]
@@ -130,4 +177,29 @@ public sealed class RecoveryTests
         var go = SyncOptions.ForProfile(SyncProfile.KrakenGo, NodeId.FromName("x"), SyncCluster.Secret);
         Assert.Equal((TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(40)), (go.HelloInterval, go.DeadInterval));
     }
+
+    [Fact]
+    public async Task The_root_reports_what_a_dead_tier_lost_until_others_report_it()
+    {
+        // Leaves 0-2 fail over to t1 (their backup); with fail-over off for leaf 2 it stays lost.
+        await using var c = new SyncCluster();
+        c.StartThreeTier();
+        c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        var dead = c.Tier1[0];
+        var root = c[c.Root].Engine;
+        Assert.Empty(root.Lost);
+
+        c.Crash(dead);
+        await c.StopAsync(dead);
+        c.Crash(c.Leaves[2]); // a leaf that dies with its parent: nobody reports it again
+        await c.StopAsync(c.Leaves[2]);
+        var options = root.Options;
+        c.RunUntil(() => root.Lost.Contains(dead), options.DeadInterval * 2, "the dead tier-1 is lost");
+
+        // Its surviving leaves join their backup parent and are reported again; the dead tier and the dead leaf stay lost.
+        c.RunUntil(() => !root.Lost.Contains(c.Leaves[0]) && !root.Lost.Contains(c.Leaves[1]), options.DeadInterval * 3, "the leaves found again");
+        Assert.Equal(SyncCluster.Ids(dead, c.Leaves[2]).Order(), root.Lost.Order());
+        Assert.Equal(RunState.Error, c[c.Root].Store.GetRequired(StateView.Dsc, dead).RunState);
+    }
 }
+
