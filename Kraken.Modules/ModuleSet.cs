@@ -51,6 +51,20 @@ public static class ModuleSet
         return list;
     }
 
+    /// <summary>
+    /// The state URLs the set's Child-context steps change: what a parent discovers of its children itself (power,
+    /// PXE, join). The sync engine keeps the parent's view of them over what a child reports of itself
+    /// (<c>SyncOptions.ParentView</c>).
+    /// </summary>
+    public static IReadOnlyList<string> ParentView(ModuleSetOptions options) =>
+        [.. Declarations(options).SelectMany(d => d.Mutations).Where(m => m.Context == MutationContext.Child)
+            .SelectMany(m => m.Mutates.Select(u => u.Url)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+
+    /// <summary>The same for modules already built: the URLs their Child-context steps change.</summary>
+    public static IReadOnlyList<string> ParentView(IEnumerable<IReconcileModule> modules) =>
+        [.. (modules ?? throw new ArgumentNullException(nameof(modules))).SelectMany(m => m.Declaration.Mutations).Where(m => m.Context == MutationContext.Child)
+            .SelectMany(m => m.Mutates.Select(u => u.Url)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+
     /// <summary>The mutation graph of the set.</summary>
     public static MutationGraph Graph(ModuleSetOptions options, StateSchema? schema = null) =>
         new(MutationCatalog.Create(schema ?? StateSchema.Default, Declarations(options)));

@@ -288,11 +288,12 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         _localFrozen = Options.Reconcile.StartFrozen;
         _joined = Options.IsRoot;
         _appliedFrozen = control.Frozen || _localFrozen || !_joined || _servicesPending;
+        var composed = ModuleSet.Compose(modules, joinOptions);
         _reconcileExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "reconcile"));
         _reconcile = new ReconcileEngine(
             Self,
             Store,
-            ModuleSet.Compose(modules, joinOptions),
+            composed,
             _reconcileExecutor,
             Time,
             new ReconcileOptions { StartFrozen = _appliedFrozen, MutationObserver = e => MutationEvent?.Invoke(e) },
@@ -301,7 +302,7 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         _syncExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "sync"));
         _transport = new SocketTransport(Options.SyncBind);
         _sync = new SyncEngine(
-            Options.ToSyncOptions() with { Bootstrap = Bootstrap, SecretsFor = SecretsFor, InitialControl = control },
+            Options.ToSyncOptions() with { Bootstrap = Bootstrap, SecretsFor = SecretsFor, InitialControl = control, ParentView = ModuleSet.ParentView(composed) },
             Store,
             _transport,
             Time,

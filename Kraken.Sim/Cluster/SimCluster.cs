@@ -29,6 +29,7 @@ internal sealed partial class SimCluster
     private readonly StateSchema _schema = StateSchema.Default;
     private readonly StateValue _powerOn;
     private readonly StateValue _runInit;
+    private readonly IReadOnlyList<string> _parentView;
 
     public SimCluster(SimSettings settings, SimTopology? topology = null)
     {
@@ -60,6 +61,7 @@ internal sealed partial class SimCluster
         _retired = new SyncTotals[Topology.TierCounts.Length];
         _powerOn = NodeEditor.Parse(_schema.PhysState, "POWER_ON");
         _runInit = NodeEditor.Parse(_schema.RunState, "INIT");
+        _parentView = Kraken.Modules.ModuleSet.ParentView(SimModules.Options(settings));
         ChangeUrl = _schema.ServiceState("app");
         Root = new RootObserver(this);
         StartRoot();
@@ -202,6 +204,7 @@ internal sealed partial class SimCluster
             HelloInterval = Settings.HelloInterval,
             DeadInterval = Settings.DeadInterval,
             Seed = Random.Next(),
+            ParentView = _parentView,
         };
         var transport = Network.CreateTransport(EndPointOf(id));
         var sync = new SyncEngine(options, store, transport, Time, Executor);

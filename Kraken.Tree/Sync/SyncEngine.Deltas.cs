@@ -449,9 +449,19 @@ public sealed partial class SyncEngine
 
         if (record.Id == adj.Peer)
         {
-            // A direct child's /RunState and /ParentId are the parent's view of the adjacency, not the child's.
+            // A direct child's /RunState and /ParentId are the parent's view of the adjacency; what this node's own
+            // modules discovered of it (power, PXE), where they did, is theirs to say. Where they have not (a backup
+            // parent never powered the child), the child's own word stands.
             var local = _store.GetRequired(StateView.Dsc, record.Id);
-            record = record.With(_store.Schema.RunState, local.Get(_store.Schema.RunState)).With(_store.Schema.ParentId, local.Get(_store.Schema.ParentId));
+            for (var i = 0; i < _parentView.Length; i++)
+            {
+                var url = _parentView[i];
+                var mine = local.Get(url);
+                if (i < 2 || mine.IsSet)
+                {
+                    record = record.With(url, mine);
+                }
+            }
         }
 
         _store.Replace(StateView.Dsc, record);

@@ -32,6 +32,8 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
     private readonly Dictionary<NodeId, Adjacency> _children = [];
     private FrameMac? _joinMac;
     private byte[]? _secret;
+    // RunState and ParentId first (always the parent's), then the URLs its modules discover (the parent's where set).
+    private readonly StateUrl[] _parentView;
     private readonly long[] _lastDropLog = new long[SyncProtocolNames.ReasonCount];
     private Adjacency? _parent;
     private AdjacencyInfo[] _snapshot = [];
@@ -65,6 +67,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
         }
 
         _control = options.Parents.Count == 0 ? options.InitialControl : default;
+        _parentView = [store.Schema.RunState, store.Schema.ParentId, .. options.ParentView.Select(store.Schema.Resolve).Where(u => !ReferenceEquals(u, store.Schema.RunState) && !ReferenceEquals(u, store.Schema.ParentId))];
     }
 
     public NodeId Self => _options.NodeId;

@@ -47,6 +47,13 @@ public sealed record SyncOptions
     /// </summary>
     public Func<NodeId, IReadOnlyCollection<NodeId>, IReadOnlyDictionary<string, string>>? SecretsFor { get; init; }
 
+    /// <summary>
+    /// State URLs a parent knows of its children better than they know of themselves: what its Child-context modules
+    /// discover (power from the BMC, PXE from its boot services). A direct child's report never overwrites them here
+    /// (nor <c>/RunState</c> and <c>/ParentId</c>, the adjacency's own view, which never come from the child).
+    /// </summary>
+    public IReadOnlyList<string> ParentView { get; init; } = [];
+
     /// <summary>The cluster control state a root starts with (its persisted freeze); ignored at a child, which takes its parent's.</summary>
     public ClusterControl InitialControl { get; init; }
 

@@ -47,23 +47,27 @@ public sealed class MultiProcessTreeTests
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var rootWatch = new StringWriter();
             var leafWatch = new StringWriter();
-            var rootWatching = CommandLine.RunAsync(["watch", "--node", Leaf1, "--url", "/PhysState", "--count", "2", "--json", "--server", root.ApiUrl], rootWatch, TextWriter.Null, stop.Token);
+            var rootWatching = CommandLine.RunAsync(["watch", "--node", Leaf1, "--url", "/Arch", "--count", "2", "--json", "--server", root.ApiUrl], rootWatch, TextWriter.Null, stop.Token);
             var leafWatching = CommandLine.RunAsync(["watch", "--node", Leaf1, "--view", "cfg", "--url", "/PhysState", "--count", "1", "--json", "--server", leaf1.ApiUrl], leafWatch, TextWriter.Null, stop.Token);
             await Task.Delay(500);
 
-            Assert.StartsWith("set 1 value", await Cli(root, "node", "set", Leaf1, "/PhysState=POWER_ON", "--token", TestDaemon.Token), StringComparison.Ordinal);
+            Assert.StartsWith("set 2 value", await Cli(root, "node", "set", Leaf1, "/PhysState=POWER_ON", "/Arch=arm64", "--token", TestDaemon.Token), StringComparison.Ordinal);
             await Until(async () =>
             {
                 var node = JsonDocument.Parse(await Cli(leaf1, "node", "get", Leaf1, "--json")).RootElement;
                 return node.TryGetProperty("physState", out var p) && p.GetString() == "POWER_ON";
             }, "the leaf's Cfg has the root's change", processes);
 
+            // A running daemon's own Dsc says it is powered, at the leaf and so at the root.
+            var own = JsonDocument.Parse(await Cli(root, "node", "get", Leaf1, "--dsc", "--json")).RootElement;
+            Assert.Equal("POWER_ON", own.GetProperty("physState").GetString());
+
             // A Dsc change made at the leaf (through the original's path, with the token) travels up to the root.
             using (var http = new HttpClient())
             {
                 using var put = new HttpRequestMessage(HttpMethod.Put, $"{leaf1.ApiUrl}/dsc/node/{Leaf1}")
                 {
-                    Content = new StringContent($$"""{"id": "{{Leaf1}}", "physState": "POWER_ON"}""", System.Text.Encoding.UTF8, "application/json"),
+                    Content = new StringContent($$"""{"id": "{{Leaf1}}", "physState": "POWER_ON", "arch": "arm64"}""", System.Text.Encoding.UTF8, "application/json"),
                 };
                 put.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestDaemon.Token);
                 Assert.True((await http.SendAsync(put)).IsSuccessStatusCode);
@@ -72,14 +76,14 @@ public sealed class MultiProcessTreeTests
             await Until(async () =>
             {
                 var node = JsonDocument.Parse(await Cli(root, "node", "get", Leaf1, "--dsc", "--json")).RootElement;
-                return node.TryGetProperty("physState", out var p) && p.GetString() == "POWER_ON";
+                return node.TryGetProperty("arch", out var a) && a.GetString() == "arm64";
             }, "the root sees the leaf's Dsc change", processes);
 
             Assert.Equal(0, await rootWatching.WaitAsync(TimeSpan.FromSeconds(30)));
             Assert.Equal(0, await leafWatching.WaitAsync(TimeSpan.FromSeconds(30)));
             var seenAtRoot = rootWatch.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-            Assert.Contains(seenAtRoot, e => e.GetProperty("view").GetString() == "cfg" && e.GetProperty("new").GetString() == "POWER_ON");
-            Assert.Contains(seenAtRoot, e => e.GetProperty("view").GetString() == "dsc" && e.GetProperty("new").GetString() == "POWER_ON");
+            Assert.Contains(seenAtRoot, e => e.GetProperty("view").GetString() == "cfg" && e.GetProperty("new").GetString() == "arm64");
+            Assert.Contains(seenAtRoot, e => e.GetProperty("view").GetString() == "dsc" && e.GetProperty("new").GetString() == "arm64");
             var seenAtLeaf = JsonDocument.Parse(leafWatch.ToString().Trim()).RootElement;
             Assert.Equal(Leaf1, seenAtLeaf.GetProperty("node").GetString());
             Assert.Equal("POWER_ON", seenAtLeaf.GetProperty("new").GetString());

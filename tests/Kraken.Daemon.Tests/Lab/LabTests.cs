@@ -1,6 +1,7 @@
-// Real labs: kraken lab up builds namespaces, bridges, taps, ipmi_sim BMCs and a root daemon that powers a TCG
-// VM through its BMC and PXE-boots it with a stand-in image; lab down leaves nothing behind, also after a failed
-// or killed lab up. The tests of one class run one after another: every lab uses the fixed management link.
+// Real labs: kraken lab up builds namespaces, bridges, taps, ipmi_sim BMCs and a root daemon; on the real boot
+// image every tier boots and joins to SYNC, and survives a leaf's power loss, a freeze and a killed tier-1; lab
+// down leaves nothing behind, also after a failed or killed lab up (those use a stand-in image). The tests run one
+// after another, with the other VM tests: every lab uses the fixed management link.
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
@@ -9,15 +10,17 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Kraken.Daemon.Lab;
 using Kraken.Daemon.Tests.Functional;
+using Kraken.Daemon.Tests.Image;
 using Kraken.Daemon.Tests.Pxe;
 using Xunit.Abstractions;
 
 namespace Kraken.Daemon.Tests.Lab;
 
+[Collection(NativeKrakenCollection.Name)]
 [Trait("Category", "Network")]
 [Trait("Category", "Interop")]
 [SupportedOSPlatform("linux")]
-public sealed partial class LabTests(ITestOutputHelper output) : IDisposable
+public sealed partial class LabTests(ImageFixture image, ITestOutputHelper output) : IClassFixture<ImageFixture>, IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("kraken-lab-test-").FullName;
     private readonly List<string> _labs = [];
@@ -88,21 +91,28 @@ public sealed partial class LabTests(ITestOutputHelper output) : IDisposable
         return dir;
     }
 
+    /// <summary>
+    /// The whole of it, on the real boot image: the root powers the tier-1 VM through its BMC and PXE-boots it; the
+    /// tier-1's own daemon (kraken serve --boot) joins with its bootstrap credential, then powers and boots its leaf,
+    /// which joins it; lab up's wait ends with every node SYNC. Then the faults: a leaf switched off behind the
+    /// engine's back is power cycled and SYNC again; frozen at the root, nothing acts on it at any tier until the thaw;
+    /// a tier-1 VM killed is brought back by the root and its leaf joins it again. lab down leaves nothing.
+    /// </summary>
     [Fact]
-    public async Task Lab_up_powers_and_pxe_boots_the_tier1_vm_and_lab_down_leaves_nothing()
+    public async Task Lab_up_boots_every_tier_to_SYNC_recovers_a_leaf_follows_a_freeze_and_lab_down_leaves_nothing()
     {
-        var image = StandInImage.Build(Path.Combine(_work, "image"));
+        Assert.True(image.ExitCode == 0, image.Errors + image.Output);
         var dir = NewLabDirectory("lab");
         var plan = LabPlan.Create(dir, 1, 1, backup: false);
         var t1 = plan.Node("t1");
         var leaf = plan.Node("t1n1");
 
-        // --wait cannot end in SYNC with the stand-in image (it never joins): it must time out, report and keep the lab.
         var clock = Stopwatch.StartNew();
-        var (up, upOutput) = StartKraken("lab", "up", "--tier1", "1", "--leaves", "1", "--dir", dir, "--image", image, "--wait", "--timeout", "90", "--keep");
+        var (up, upOutput) = StartKraken("lab", "up", "--tier1", "1", "--leaves", "1", "--dir", dir, "--image", image.Directory, "--wait", "--timeout", "600", "--keep");
         var export = await WaitForLine(upOutput, up, "export KRAKEN_SERVER=", TimeSpan.FromSeconds(90));
         output.WriteLine($"lab up: API after {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal($"export KRAKEN_SERVER=http://198.18.255.2:3141 KRAKEN_TOKEN_FILE={dir}/api-token", export);
+        var environment = EnvironmentOf(export);
         var record = Remember(dir);
 
         // The topology: both namespaces, every link where the plan puts it, the BMCs and the root daemon running.
@@ -125,72 +135,93 @@ public sealed partial class LabTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(["bmc", "bmc", "root-daemon"], record.Processes.Select(p => p.Role));
         Assert.All(record.Processes, p => Assert.True(LabSystem.IsAlive(p.Pid, p.StartTime), $"{p.Role} {p.Name}"));
 
-        // Until the join step exists, SYNC in Cfg has no path; ask for a boot to COMP instead, through a client verb
-        // configured only by the exported variables.
-        var (setCode, setText) = Kraken(EnvironmentOf(export), "node", "set", t1.Id, "/RunState=", "/Extensions/Pxe/State=COMP");
-        Assert.True(setCode == 0, setText);
+        // Cold iron to SYNC across both tiers: lab up's wait ends with its last line.
+        Assert.True(up.WaitForExit(TimeSpan.FromMinutes(11)), $"lab up did not end:\n{upOutput}");
+        var text = upOutput.ToString();
+        output.WriteLine(text);
+        Assert.True(up.ExitCode == 0, $"lab up exited {up.ExitCode}:\n{text}\nt1 serial:\n{Tail(Path.Combine(dir, "vm", "t1.serial"))}\nt1n1 serial:\n{Tail(Path.Combine(dir, "vm", "t1n1.serial"))}");
+        Assert.Matches(@"^lab: 3 nodes SYNC in \d+(\.\d+)? s$", text.TrimEnd().Split('\n')[^1]);
 
-        // The root powers the tier-1 VM on through its BMC and PXE-boots it: its kernel gets the node's own arguments.
-        var serial = Path.Combine(dir, "vm", "t1.serial");
-        var marker = $"{StandInImage.Marker} kraken.id={t1.Id} kraken.name=t1 kraken.mac={t1.Uplink.Mac.ToLowerInvariant()} kraken.ip=198.18.0.11 kraken.net=24";
-        while (!ReadShared(serial).Contains(marker, StringComparison.Ordinal))
+        // Each tier's milestones in boot order, the leaf's after its parent's SYNC (its parent boots it).
+        using (var timings = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "timings.json"))))
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(85), $"no marker.\nserial:\n{ReadShared(serial)}\nroot log:\n{ReadShared(Path.Combine(dir, "root", "kraken.log"))}\nlab up:\n{upOutput}");
-            await Task.Delay(250);
-        }
+            var nodes = timings.RootElement.GetProperty("nodes").EnumerateArray().ToDictionary(n => n.GetProperty("name").GetString()!, n => n.Clone());
+            foreach (var name in new[] { "t1", "t1n1" })
+            {
+                var stages = new[] { "powerOn", "pxeWait", "pxeInit", "pxeComp", "sync" }.Select(k => nodes[name].GetProperty(k).GetDouble()).ToArray();
+                output.WriteLine($"{name}: power on {stages[0]} s, PXE WAIT {stages[1]} s, INIT {stages[2]} s, COMP {stages[3]} s, SYNC {stages[4]} s");
+                Assert.Equal(stages.Order(), stages);
+            }
 
-        output.WriteLine($"marker after {clock.Elapsed.TotalSeconds:0.0} s: {ReadShared(serial).Split('\n').First(l => l.Contains(StandInImage.Marker, StringComparison.Ordinal)).Trim()}");
-        var password = File.ReadAllText(Path.Combine(dir, "credentials", "lab-bmc")).Trim();
-        Assert.Equal("Chassis Power is on", IpmiTool(plan, t1.Bmc!, password, "chassis", "power", "status"));
-        Assert.Equal("Chassis Power is off", IpmiTool(plan, leaf.Bmc!, password, "chassis", "power", "status")); // leaves are their tier-1's to power
-        var pxe = "";
-        for (var i = 0; i < 60 && pxe != "COMP"; i++)
-        {
-            pxe = DscValue(t1.Id, "Extensions/Pxe/State");
-            await Task.Delay(250);
+            Assert.True(nodes["t1n1"].GetProperty("powerOn").GetDouble() >= nodes["t1"].GetProperty("sync").GetDouble() - 1);
+            Assert.Equal(JsonValueKind.Number, timings.RootElement.GetProperty("allSync").ValueKind);
         }
-
-        Assert.Equal("COMP", pxe);
-        Assert.Equal("POWER_ON", DscValue(t1.Id, "PhysState"));
-        var vmPid = LabDown.VmPids(record.Vms.Single(v => v.Name == "t1")).Single();
 
         var (statusCode, status) = Kraken("lab", "status", "--dir", dir);
         output.WriteLine(status);
         Assert.Equal(0, statusCode);
         Assert.Contains("root API http://198.18.255.2:3141: answering", status, StringComparison.Ordinal);
-        Assert.Matches($@"(?m)^t1 +tier-1 +root +198\.18\.0\.11 +198\.18\.0\.101 +bmc \d+, vm {vmPid} +POWER_ON/POWER_ON +-/INIT +COMP/COMP$", status);
-        Assert.Matches(@"(?m)^t1n1 +leaf +t1 +198\.18\.1\.11 +198\.18\.1\.101 +bmc \d+, vm off +POWER_ON/- +SYNC/- +-/-$", status);
-        Assert.Matches($@"(?m)^root +root +- +198\.18\.0\.1 +- +daemon {record.Processes[^1].Pid} ", status);
+        Assert.Matches(@"(?m)^t1 +tier-1 +root +root +198\.18\.0\.11 +198\.18\.0\.101 +bmc \d+, vm \d+ +POWER_ON/POWER_ON +SYNC/SYNC +-/COMP *$", status);
+        Assert.Matches(@"(?m)^t1n1 +leaf +t1 +t1 +198\.18\.1\.11 +198\.18\.1\.101 +bmc \d+, vm \d+ +POWER_ON/POWER_ON +SYNC/SYNC +-/COMP *$", status);
 
-        // lab up's wait: progress lines, then the timeout with each late node's states and plan; the lab is kept.
-        Assert.True(up.WaitForExit(TimeSpan.FromSeconds(100)), $"lab up did not end:\n{upOutput}");
-        var text = upOutput.ToString();
-        output.WriteLine(text);
-        Assert.Equal(1, up.ExitCode);
-        Assert.Matches(@"lab: +[\d.]+ s  t1 +PhysState POWER_ON, Pxe COMP, RunState INIT", text);
-        Assert.Contains("lab: timed out after 90 s with 1 of 3 nodes SYNC; the others:", text, StringComparison.Ordinal);
-        Assert.Contains($"  t1n1 {leaf.Id}: Dsc PhysState -, Pxe -, RunState -", text, StringComparison.Ordinal);
-        Assert.Contains("    engine at the root: ", text, StringComparison.Ordinal);
-        Assert.Contains("kept as it is (--keep)", text, StringComparison.Ordinal);
+        // A leaf switched off behind the engine's back: its parent (the tier-1's daemon) sees it dead or off and
+        // power cycles it through its BMC; it boots and joins again.
+        var password = File.ReadAllText(Path.Combine(dir, "credentials", "lab-bmc")).Trim();
+        var phase = Stopwatch.StartNew();
+        Assert.Equal("Chassis Power Control: Down/Off", IpmiTool(plan, leaf.Bmc!, password, "chassis", "power", "off"));
+        await Until(() => DscValue(leaf.Id, "RunState") != "SYNC", TimeSpan.FromSeconds(90), "the leaf's loss seen at the root", dir);
+        await Until(() => DscValue(leaf.Id, "RunState") == "SYNC", TimeSpan.FromSeconds(240), "the leaf SYNC again", dir);
+        Assert.Equal("Chassis Power is on", IpmiTool(plan, leaf.Bmc!, password, "chassis", "power", "status"));
+        output.WriteLine($"leaf power loss to SYNC again: {phase.Elapsed.TotalSeconds:0.0} s");
 
-        // timings.json: t1's milestones in boot order; nobody reached SYNC but the root.
-        using (var timings = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "timings.json"))))
-        {
-            var nodes = timings.RootElement.GetProperty("nodes").EnumerateArray().ToDictionary(n => n.GetProperty("name").GetString()!, n => n.Clone());
-            var boot = new[] { "powerOn", "pxeWait", "pxeInit", "pxeComp" }.Select(k => nodes["t1"].GetProperty(k).GetDouble()).ToArray();
-            output.WriteLine($"t1: power on {boot[0]} s, PXE WAIT {boot[1]} s, INIT {boot[2]} s, COMP {boot[3]} s");
-            Assert.Equal(boot.Order(), boot);
-            Assert.True(boot[0] > 0);
-            Assert.Equal(JsonValueKind.Number, nodes["t1"].GetProperty("runInit").ValueKind);
-            Assert.Equal(JsonValueKind.Null, nodes["t1"].GetProperty("sync").ValueKind);
-            Assert.Equal(JsonValueKind.Number, nodes["root"].GetProperty("sync").ValueKind);
-            Assert.Equal(JsonValueKind.Null, nodes["t1n1"].GetProperty("powerOn").ValueKind);
-            Assert.Equal(JsonValueKind.Null, timings.RootElement.GetProperty("allSync").ValueKind);
-        }
+        // Freeze at the root stops every tier: the tier-1 says so, and a leaf switched off stays off until the thaw.
+        var (frozenCode, frozen) = Kraken(environment, "freeze");
+        Assert.True(frozenCode == 0 && frozen.Trim() == "frozen", frozen);
+        await Until(() => Tier1Reconcile(plan, t1) is { } r && r.Contains("\"frozen\":true", StringComparison.Ordinal) && r.Contains("\"cluster\":true", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the tier-1 frozen", dir);
+        Assert.Equal("Chassis Power Control: Down/Off", IpmiTool(plan, leaf.Bmc!, password, "chassis", "power", "off"));
+        await Until(() => DscValue(leaf.Id, "RunState") != "SYNC", TimeSpan.FromSeconds(90), "the frozen leaf's loss seen at the root", dir);
+        await Task.Delay(TimeSpan.FromSeconds(30));
+        Assert.Equal("Chassis Power is off", IpmiTool(plan, leaf.Bmc!, password, "chassis", "power", "status"));
+        Assert.NotEqual("SYNC", DscValue(leaf.Id, "RunState"));
+        var (thawCode, thawed) = Kraken(environment, "thaw");
+        Assert.True(thawCode == 0 && thawed.Trim() == "thawed", thawed);
+        phase.Restart();
+        await Until(() => DscValue(leaf.Id, "RunState") == "SYNC", TimeSpan.FromSeconds(240), "the leaf SYNC after the thaw", dir);
+        output.WriteLine($"thaw to leaf SYNC: {phase.Elapsed.TotalSeconds:0.0} s");
+
+        // A tier-1 VM killed: the root sees it gone and powers it on again; its daemon boots, joins, and its leaf
+        // (which lost its parent) joins it again.
+        var t1Pid = LabDown.VmPids(record.Vms.Single(v => v.Name == "t1")).Single();
+        phase.Restart();
+        Command.Check("kill", "-9", t1Pid.ToString(CultureInfo.InvariantCulture));
+        await Until(() => DscValue(t1.Id, "RunState") != "SYNC", TimeSpan.FromSeconds(90), "the tier-1's loss seen at the root", dir);
+        var (treeCode, tree) = Kraken(environment, "tree");
+        output.WriteLine(tree);
+        Assert.Equal(0, treeCode);
+        await Until(() => DscValue(t1.Id, "RunState") == "SYNC" && DscValue(leaf.Id, "RunState") == "SYNC" && DscValue(leaf.Id, "ParentId") == t1.Id, TimeSpan.FromSeconds(300), "both SYNC again", dir);
+        output.WriteLine($"tier-1 killed to both SYNC again: {phase.Elapsed.TotalSeconds:0.0} s");
 
         record = Remember(dir);
-        await AssertDownLeavesNothing(dir, record, [vmPid]);
+        var vmPids = record.Vms.SelectMany(LabDown.VmPids).ToList();
+        await AssertDownLeavesNothing(dir, record, vmPids);
     }
+
+    private static string? Tier1Reconcile(LabPlan plan, LabNode t1) =>
+        Command.Run("ip", ["netns", "exec", plan.FabricNamespace, "curl", "-s", "--max-time", "3", $"http://{t1.Downlink!.Address}:3141/api/v1/reconcile"]).Output;
+
+    private async Task Until(Func<bool> condition, TimeSpan within, string what, string dir)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < within, $"not within {within}: {what}\nroot log:\n{Tail(Path.Combine(dir, "root", "kraken.log"))}\nt1 serial:\n{Tail(Path.Combine(dir, "vm", "t1.serial"))}\nt1n1 serial:\n{Tail(Path.Combine(dir, "vm", "t1n1.serial"))}");
+            await Task.Delay(500);
+        }
+
+        output.WriteLine($"{what}: {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private static string Tail(string path, int lines = 60) => string.Join('\n', ReadShared(path).Split('\n').TakeLast(lines));
 
     [Fact]
     public async Task A_lab_up_that_fails_halfway_removes_what_it_made_and_leaves_the_other_lab_alone()
