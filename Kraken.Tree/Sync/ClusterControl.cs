@@ -2,7 +2,7 @@
 namespace Kraken.Tree.Sync;
 
 /// <summary>
-/// Freeze across the tree: the root sets it; it travels down in JoinAccepts and deltas (docs/protocol.md 7.1), and
+/// Freeze across the tree: the root sets it; it travels down in JoinAccepts and deltas (docs/protocol.md 8.1), and
 /// each daemon stops or resumes its mutation dispatch to match. <paramref name="Version"/> only grows at the root, so
 /// a retransmitted older state never undoes a newer one; a join takes the parent's state whatever its version.
 /// </summary>

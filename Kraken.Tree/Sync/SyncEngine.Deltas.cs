@@ -4,14 +4,22 @@ using Kraken.Net.Execution;
 using Kraken.Net.Sync;
 using Kraken.Net.Sync.Proto;
 using Kraken.Tree.State;
+using Kraken.Tree.State.Proto;
 
 namespace Kraken.Tree.Sync;
 
 public sealed partial class SyncEngine
 {
     private readonly Lock _changesLock = new();
-    private List<(StateView View, NodeId Node, bool Topology)> _changes = [];
-    private List<(StateView View, NodeId Node, bool Topology)> _draining = [];
+    // Per changed record: its view and node, whether the change touches the tree's shape (Cfg parents) and whether it
+    // is a Dsc /PhysState change (a parent's power reading of a child).
+    private List<(StateView View, NodeId Node, bool Topology, bool Power)> _changes = [];
+
+    // Set while this thread writes a record a neighbour reported: a PhysState in it is that neighbour's word, not a
+    // power reading of this node's own.
+    [ThreadStatic]
+    private static bool t_applyingReport;
+    private List<(StateView View, NodeId Node, bool Topology, bool Power)> _draining = [];
     private bool _drainPosted;
     private bool _flushPosted;
     private ITimer? _flushTimer;
@@ -47,17 +55,18 @@ public sealed partial class SyncEngine
             {
                 var topology = c.View == StateView.Cfg
                     && (c.Kind != ChangeKind.Updated || ReferenceEquals(c.Url, schema.ParentId) || ReferenceEquals(c.Url, schema.BackupParents));
+                var power = _powersChildren && !t_applyingReport && c.View == StateView.Dsc && c.Kind == ChangeKind.Updated && ReferenceEquals(c.Url, schema.PhysState);
                 if (_changes.Count > 0 && _changes[^1] is var last && last.View == c.View && last.Node == c.Node)
                 {
-                    if (topology && !last.Topology)
+                    if ((topology && !last.Topology) || (power && !last.Power))
                     {
-                        _changes[^1] = (c.View, c.Node, true);
+                        _changes[^1] = (c.View, c.Node, last.Topology || topology, last.Power || power);
                     }
 
                     continue;
                 }
 
-                _changes.Add((c.View, c.Node, topology));
+                _changes.Add((c.View, c.Node, topology, power));
             }
 
             if (!_drainPosted)
@@ -93,7 +102,7 @@ public sealed partial class SyncEngine
             RebuildTopology();
         }
 
-        foreach (var (view, node, _) in _draining)
+        foreach (var (view, node, _, power) in _draining)
         {
             if (view == StateView.Cfg)
             {
@@ -105,8 +114,22 @@ public sealed partial class SyncEngine
                     }
                 }
             }
-            else if (_parent is { IsUp: true } p)
+            else
             {
+                if (power && _children.TryGetValue(node, out var child) && child.IsUp && PoweredOff(node))
+                {
+                    // This node's own power reading has just turned to off: the child's daemon cannot be alive, so the
+                    // adjacency goes down now rather than at the dead interval (as a link going down ends an OSPF
+                    // adjacency). A reading that was already off when the child joined is stale and waits for the next.
+                    SyncLog.PoweredOff(_logger, node);
+                    MarkDead(child, Now - child.LastHeard);
+                }
+
+                if (_parent is not { IsUp: true } p)
+                {
+                    continue;
+                }
+
                 if (p.Flowing.Contains(node))
                 {
                     MarkDirty(p, node);
@@ -121,6 +144,9 @@ public sealed partial class SyncEngine
 
         _draining.Clear();
     }
+
+    /// <summary>Whether this node's Dsc of <paramref name="node"/> says POWER_OFF (a direct child's PhysState here is this node's power reading).</summary>
+    private bool PoweredOff(NodeId node) => _store.Get(StateView.Dsc, node)?.PhysState == PhysState.PowerOff;
 
     /// <summary>Queues a record for the peer, to go at once unless damping holds it back.</summary>
     private void MarkDirty(Adjacency adj, NodeId node)
@@ -374,7 +400,7 @@ public sealed partial class SyncEngine
             removed.Add(b.Length == NodeId.Size ? new NodeId(b.Span) : throw new SyncProtocolException(DropReason.Malformed, "delta: a removed id is not 16 bytes"));
         }
 
-        _store.Batch(_ =>
+        ApplyReports(() =>
         {
             foreach (var r in records)
             {
@@ -402,6 +428,24 @@ public sealed partial class SyncEngine
     }
 
     /// <summary>Applies one received record unless an equal or newer version of it came before.</summary>
+    /// <summary>
+    /// Applies what a neighbour reported in one store transaction. The store tells its observers at the end of the
+    /// transaction, on this thread: the flag marks those changes as the neighbour's word for <see cref="IStateObserver.OnChanges"/>.
+    /// </summary>
+    private void ApplyReports(Action apply)
+    {
+        var outer = t_applyingReport;
+        t_applyingReport = true;
+        try
+        {
+            _store.Batch(_ => apply());
+        }
+        finally
+        {
+            t_applyingReport = outer;
+        }
+    }
+
     private void ApplyInbound(Adjacency adj, NodeRecord record)
     {
         var known = adj.Received.TryGetValue(record.Id, out var had);

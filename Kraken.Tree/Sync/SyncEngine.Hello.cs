@@ -325,7 +325,7 @@ public sealed partial class SyncEngine
 
         var present = new HashSet<NodeId>(records.Select(r => r.Id));
         var gone = Sorted(adj.Received.Nodes.Where(id => !present.Contains(id)));
-        _store.Batch(_ =>
+        ApplyReports(() =>
         {
             foreach (var r in records)
             {

@@ -34,6 +34,9 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
     private byte[]? _secret;
     // RunState and ParentId first (always the parent's), then the URLs its modules discover (the parent's where set).
     private readonly StateUrl[] _parentView;
+
+    // Whether this node's modules read its children's power (PhysState is in the parent view): a child read as off is dead.
+    private readonly bool _powersChildren;
     private readonly long[] _lastDropLog = new long[SyncProtocolNames.ReasonCount];
     private Adjacency? _parent;
     private AdjacencyInfo[] _snapshot = [];
@@ -68,6 +71,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
 
         _control = options.Parents.Count == 0 ? options.InitialControl : default;
         _parentView = [store.Schema.RunState, store.Schema.ParentId, .. options.ParentView.Select(store.Schema.Resolve).Where(u => !ReferenceEquals(u, store.Schema.RunState) && !ReferenceEquals(u, store.Schema.ParentId))];
+        _powersChildren = _parentView.Any(u => ReferenceEquals(u, store.Schema.PhysState));
     }
 
     public NodeId Self => _options.NodeId;

@@ -37,4 +37,7 @@ internal static partial class SyncLog
 
     [LoggerMessage(4010, LogLevel.Information, "Cluster control from {Source}: {Frozen} (version {Version})")]
     public static partial void Control(ILogger logger, string source, string frozen, ulong version);
+
+    [LoggerMessage(4011, LogLevel.Warning, "Child {Peer} is powered off (this node's power reading): its adjacency is down")]
+    public static partial void PoweredOff(ILogger logger, NodeId peer);
 }
