@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
+using System.Text.Json;
 using Kraken.Daemon.Cli;
 
 namespace Kraken.Daemon.Lab;
@@ -36,6 +37,7 @@ internal sealed class LabUp
         _paths = new LabPaths(_plan.Directory);
         var tools = Preflight();
         var image = ResolveImage();
+        _clock.Restart(); // lab up's times count from here: a build of the image is not part of the lab's boot
         var (accel, why) = LabAccelerator.Choose(tools.Qemu);
         Say($"lab {_plan.Name} in {_plan.Directory}: {_plan.Describe()}, image {image}");
         Say($"lab: accelerator {accel} ({why})");
@@ -181,23 +183,56 @@ internal sealed class LabUp
 
         if (HasImage(DefaultImageDirectory))
         {
-            return DefaultImageDirectory;
+            // An image another kraken built would boot daemons of that version; rebuild it for this one.
+            if (IsCurrent(DefaultImageDirectory))
+            {
+                return DefaultImageDirectory;
+            }
+
+            Say($"lab: the image in {DefaultImageDirectory} holds {ImageKraken(DefaultImageDirectory)}; this is kraken {BuildInfo.Version}: rebuilding it with 'kraken image build'");
+        }
+        else
+        {
+            Say($"lab: no image in {DefaultImageDirectory}; building one with 'kraken image build'");
         }
 
         if (!CommandLine.Usage.Contains("image build", StringComparison.Ordinal))
         {
-            throw new CliException($"--image DIR is required: {DefaultImageDirectory} holds no image and this kraken has no 'image build' verb to make one", 2);
+            throw new CliException($"--image DIR is required: {DefaultImageDirectory} holds no image of this kraken and this kraken has no 'image build' verb to make one", 2);
         }
 
-        Say($"lab: no image in {DefaultImageDirectory}; building one with 'kraken image build'");
+        Say("lab: (a few minutes when it has to compile the native daemon; later builds reuse it while the source is unchanged)");
+        var build = Stopwatch.StartNew();
         var (exit, output) = LabSystem.Run(KrakenCommand()[0], [.. KrakenCommand().Skip(1), "image", "build", "--output", DefaultImageDirectory], TimeSpan.FromMinutes(30));
         if (exit != 0)
         {
             throw new CliException($"kraken image build --output {DefaultImageDirectory} failed (exit {exit}): {output}");
         }
 
+        Say(string.Create(CultureInfo.InvariantCulture, $"lab: image built in {build.Elapsed.TotalSeconds:0.0} s: {ImageKraken(DefaultImageDirectory) ?? "(no image.json)"}"));
+
         CheckImage(DefaultImageDirectory, "kraken image build");
         return DefaultImageDirectory;
+    }
+
+    /// <summary>Whether an image holds this kraken's version, or does not say which it holds (an image made by hand).</summary>
+    internal static bool IsCurrent(string dir) =>
+        ImageKraken(dir) is not { } built || built.StartsWith($"kraken {BuildInfo.Version} ", StringComparison.Ordinal);
+
+    /// <summary>The kraken an image was built with (its <c>image.json</c>'s <c>kraken.version</c>), or null when it does not say.</summary>
+    internal static string? ImageKraken(string dir)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir, "image.json")));
+            return json.RootElement.TryGetProperty("kraken", out var kraken) && kraken.TryGetProperty("version", out var version) && version.ValueKind == JsonValueKind.String
+                ? version.GetString()
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return null;
+        }
     }
 
     private static bool HasImage(string dir) =>

@@ -24,6 +24,23 @@ public sealed class LabCommandTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    [Fact]
+    public void A_cached_image_is_current_only_when_it_holds_this_krakens_version_or_does_not_say()
+    {
+        Directory.CreateDirectory(Dir);
+        Assert.True(LabUp.IsCurrent(Dir)); // made by hand: no image.json
+
+        File.WriteAllText(Path.Combine(Dir, "image.json"), $$"""{ "format": "kraken-image/1", "kraken": { "kind": "aot", "version": "{{BuildInfo.Line}}" } }""");
+        Assert.True(LabUp.IsCurrent(Dir));
+
+        File.WriteAllText(Path.Combine(Dir, "image.json"), """{ "format": "kraken-image/1", "kraken": { "kind": "aot", "version": "kraken 0.9.0+0123abc (aot, linux-x64, .NET 10.0.0)" } }""");
+        Assert.False(LabUp.IsCurrent(Dir));
+        Assert.Equal("kraken 0.9.0+0123abc (aot, linux-x64, .NET 10.0.0)", LabUp.ImageKraken(Dir));
+
+        File.WriteAllText(Path.Combine(Dir, "image.json"), "{ not json");
+        Assert.True(LabUp.IsCurrent(Dir));
+    }
+
     [Theory]
     [InlineData(new[] { "lab" }, "lab needs a verb")]
     [InlineData(new[] { "lab", "sideways" }, "unknown lab verb 'sideways'")]

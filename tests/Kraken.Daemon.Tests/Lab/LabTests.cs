@@ -195,15 +195,92 @@ public sealed partial class LabTests(ImageFixture image, ITestOutputHelper outpu
         phase.Restart();
         Command.Check("kill", "-9", t1Pid.ToString(CultureInfo.InvariantCulture));
         await Until(() => DscValue(t1.Id, "RunState") != "SYNC", TimeSpan.FromSeconds(90), "the tier-1's loss seen at the root", dir);
+
+        // The root's power reading says t1 is off: its adjacency is down at once, and the leaf it carried is lost
+        // (nobody reports it) until the new t1 daemon has it joined again.
+        await Until(() => RootLost().Contains(leaf.Id), TimeSpan.FromSeconds(60), "the leaf reported lost at the root", dir);
         var (treeCode, tree) = Kraken(environment, "tree");
         output.WriteLine(tree);
         Assert.Equal(0, treeCode);
-        await Until(() => DscValue(t1.Id, "RunState") == "SYNC" && DscValue(leaf.Id, "RunState") == "SYNC" && DscValue(leaf.Id, "ParentId") == t1.Id, TimeSpan.FromSeconds(300), "both SYNC again", dir);
+        Assert.Matches(@"(?m)^lost: \d+ node\(s\) no live child reports \(last known Dsc kept\): .*t1n1", tree);
+        // Done when the new tier-1 daemon has the leaf joined again and the root has nothing lost (the root's last known
+        // Dsc of the leaf alone would say SYNC all along).
+        await Until(
+            () => DscValue(t1.Id, "RunState") == "SYNC" && Tier1Tree(plan, t1) is { } t && t.Contains($"\"peer\":\"{leaf.Id}\"", StringComparison.Ordinal)
+                && t.Contains("\"state\":\"Full\"", StringComparison.Ordinal) && DscValue(leaf.Id, "RunState") == "SYNC" && RootLostCount() == 0,
+            TimeSpan.FromSeconds(300),
+            "both SYNC again, the leaf joined to the new tier-1 daemon",
+            dir);
         output.WriteLine($"tier-1 killed to both SYNC again: {phase.Elapsed.TotalSeconds:0.0} s");
 
         record = Remember(dir);
         var vmPids = record.Vms.SelectMany(LabDown.VmPids).ToList();
         await AssertDownLeavesNothing(dir, record, vmPids);
+    }
+
+    /// <summary>
+    /// With <c>--backup</c>: each leaf's Cfg names the other tier-1 as backup parent. A tier-1 VM killed, its leaf
+    /// joins the backup within the dead interval without a reboot (the root sees it attached there, and nothing of it
+    /// lost); once the root has booted the tier-1 again, the leaf fails back to it, still without a reboot.
+    /// </summary>
+    [Fact]
+    public async Task With_backup_parents_a_leaf_moves_to_its_backup_when_its_tier1_dies_and_fails_back_after()
+    {
+        Assert.True(image.ExitCode == 0, image.Errors + image.Output);
+        var dir = NewLabDirectory("backup");
+        var plan = LabPlan.Create(dir, 2, 1, backup: true);
+        var t1 = plan.Node("t1");
+        var t2 = plan.Node("t2");
+        var leaf = plan.Node("t1n1");
+        Assert.Equal([t2.Id], leaf.BackupParents);
+
+        var (up, upOutput) = StartKraken("lab", "up", "--tier1", "2", "--leaves", "1", "--backup", "--dir", dir, "--image", image.Directory, "--wait", "--timeout", "600", "--keep");
+        Assert.True(up.WaitForExit(TimeSpan.FromMinutes(11)), $"lab up did not end:\n{upOutput}");
+        var text = upOutput.ToString();
+        output.WriteLine(text);
+        var record = Remember(dir);
+        Assert.True(up.ExitCode == 0, $"lab up exited {up.ExitCode}:\n{text}\nt1n1 serial:\n{Tail(Path.Combine(dir, "vm", "t1n1.serial"))}");
+        Assert.Matches(@"^lab: 5 nodes SYNC in \d+(\.\d+)? s$", text.TrimEnd().Split('\n')[^1]);
+        Assert.Equal(t1.Id, DscValue(leaf.Id, "ParentId"));
+        var leafVm = LabDown.VmPids(record.Vms.Single(v => v.Name == "t1n1")).Single();
+
+        // t1 dies: the leaf joins t2 (the kernel arguments named both), keeps running, and is not lost at the root.
+        var phase = Stopwatch.StartNew();
+        Command.Check("kill", "-9", LabDown.VmPids(record.Vms.Single(v => v.Name == "t1")).Single().ToString(CultureInfo.InvariantCulture));
+        await Until(() => DscValue(leaf.Id, "ParentId") == t2.Id && DscValue(leaf.Id, "RunState") == "SYNC", TimeSpan.FromSeconds(120), "the leaf attached to its backup parent", dir);
+        output.WriteLine($"t1 killed to the leaf on t2: {phase.Elapsed.TotalSeconds:0.0} s");
+        var (statusCode, status) = Kraken("lab", "status", "--dir", dir);
+        output.WriteLine(status);
+        Assert.Equal(0, statusCode);
+        Assert.Matches(@"(?m)^t1n1 +leaf +t1 +t2 +198\.18\.1\.11 ", status);
+        Assert.True(LabSystem.StartTimeOf(leafVm) is not null, "the leaf's VM kept running");
+
+        // The root powers t1 on again; once its daemon is back the leaf returns to its primary (Sync:FailbackInterval).
+        await Until(() => DscValue(t1.Id, "RunState") == "SYNC" && DscValue(leaf.Id, "ParentId") == t1.Id && DscValue(leaf.Id, "RunState") == "SYNC" && RootLostCount() == 0, TimeSpan.FromSeconds(300), "the leaf back on t1", dir);
+        output.WriteLine($"t1 killed to the leaf back on t1: {phase.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(leafVm, LabDown.VmPids(record.Vms.Single(v => v.Name == "t1n1")).Single());
+        Assert.True(LabSystem.StartTimeOf(leafVm) is not null, "the leaf's VM kept running");
+        Assert.Single(ReadShared(Path.Combine(dir, "vm", "t1n1.serial")).Split('\n'), l => l.Contains("kraken-image: init", StringComparison.Ordinal)); // booted once
+
+        record = Remember(dir);
+        await AssertDownLeavesNothing(dir, record, record.Vms.SelectMany(LabDown.VmPids).ToList());
+    }
+
+    private static string? Tier1Tree(LabPlan plan, LabNode t1) =>
+        Command.Run("ip", ["netns", "exec", plan.FabricNamespace, "curl", "-s", "--max-time", "3", $"http://{t1.Downlink!.Address}:3141/api/v1/tree"]).Output.Replace(" ", "", StringComparison.Ordinal);
+
+    private static List<string> RootLost()
+    {
+        var (exit, body) = Command.Run("curl", ["-s", "--max-time", "3", "http://198.18.255.2:3141/api/v1/tree"]);
+        return exit == 0 && body.StartsWith('{')
+            ? [.. JsonDocument.Parse(body).RootElement.GetProperty("lost").EnumerateArray().Select(l => l.GetProperty("id").GetString()!)]
+            : [];
+    }
+
+    private static int RootLostCount()
+    {
+        var (exit, body) = Command.Run("curl", ["-s", "--max-time", "3", "http://198.18.255.2:3141/api/v1/tree"]);
+        return exit == 0 && body.StartsWith('{') ? JsonDocument.Parse(body).RootElement.GetProperty("lostCount").GetInt32() : -1;
     }
 
     private static string? Tier1Reconcile(LabPlan plan, LabNode t1) =>
