@@ -7,6 +7,7 @@ using Kraken.Modules.Pxe.Http;
 using Kraken.Modules.Pxe.Ipv6;
 using Kraken.Modules.Pxe.Tftp;
 using Kraken.Net.Link;
+using Kraken.Net.Packets;
 using Kraken.Tree.State;
 using Kraken.Tree.Sync;
 using Microsoft.Extensions.Logging;
@@ -141,7 +142,9 @@ public sealed class PxeServices : IAsyncDisposable
 
             if (_options.RouterAdvertisements)
             {
-                RouterAdvertiser = new RouterAdvertiser(Open(new RawLinkFilter(Icmpv6: true)), _loggerFactory.CreateLogger<RouterAdvertiser>());
+                // Joins all-routers (33:33:00:00:00:02): a host that forwards nothing has not, and its NIC would drop
+                // the firmware's router solicitations, leaving iPXE to wait out IPv6 autoconfiguration (~15 s).
+                RouterAdvertiser = new RouterAdvertiser(Open(new RawLinkFilter(Icmpv6: true, Multicast: new MacAddress(0x3333_0000_0002))), _loggerFactory.CreateLogger<RouterAdvertiser>());
                 _loops.Add(Task.Run(() => RouterAdvertiser.RunAsync(_stop.Token), CancellationToken.None));
             }
 

@@ -2,6 +2,8 @@
 // in-memory broadcast segment for tests and the simulator.
 using System.Net.NetworkInformation;
 
+using Kraken.Net.Packets;
+
 namespace Kraken.Net.Link;
 
 /// <summary>How a real interface is opened.</summary>
@@ -41,7 +43,12 @@ public interface IRawLink : IAsyncDisposable
 /// <param name="UdpPort">IPv4 UDP datagrams to this destination port (first fragments and unfragmented only).</param>
 /// <param name="EtherType">Frames of this EtherType.</param>
 /// <param name="Icmpv6">IPv6 frames whose next header is ICMPv6.</param>
-public sealed record RawLinkFilter(ushort? UdpPort = null, ushort? EtherType = null, bool Icmpv6 = false)
+/// <param name="Multicast">
+/// A link-layer multicast group (a 48-bit MAC such as 33:33:00:00:00:02, IPv6 all-routers) the link joins while it is
+/// open, so that the NIC's receive filter passes frames sent to it even when no protocol of the host has joined it (a
+/// virtio or real NIC drops multicast nobody asked for). Not a filter criterion: the filter still decides.
+/// </param>
+public sealed record RawLinkFilter(ushort? UdpPort = null, ushort? EtherType = null, bool Icmpv6 = false, MacAddress? Multicast = null)
 {
     /// <summary>Lets every frame through.</summary>
     public static RawLinkFilter All { get; } = new();

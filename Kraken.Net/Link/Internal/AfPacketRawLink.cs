@@ -5,6 +5,8 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
+using Kraken.Net.Packets;
+
 namespace Kraken.Net.Link.Internal;
 
 internal sealed class AfPacketRawLink : IBlockingRawLink
@@ -12,6 +14,8 @@ internal sealed class AfPacketRawLink : IBlockingRawLink
     private const int SolSocket = 1;
     private const int SoAttachFilter = 26;
     private const int SolPacket = 263;
+    private const int PacketAddMembership = 1;
+    private const ushort PacketMrMulticast = 0;
     private const int PacketIgnoreOutgoing = 23;
     private const ushort EthPAll = 0x0003;
 
@@ -53,6 +57,11 @@ internal sealed class AfPacketRawLink : IBlockingRawLink
                 // Kernels before 4.20: our own frames are dropped by source address in ReceiveAsync instead.
             }
 
+            if (filter.Multicast is { } group)
+            {
+                JoinMulticast(socket, index, group);
+            }
+
             socket.ReceiveBufferSize = 4 << 20;
             socket.ReceiveTimeout = 250;    // only the blocking Receive sees it
             socket.SendBufferSize = 1 << 20;
@@ -64,6 +73,22 @@ internal sealed class AfPacketRawLink : IBlockingRawLink
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <c>PACKET_ADD_MEMBERSHIP</c> with <c>struct packet_mreq { int mr_ifindex; unsigned short mr_type, mr_alen;
+    /// unsigned char mr_address[8]; }</c>: the kernel programs the NIC's multicast filter, and drops the membership
+    /// with the socket.
+    /// </summary>
+    private static void JoinMulticast(Socket socket, int index, MacAddress group)
+    {
+        Span<byte> mreq = stackalloc byte[16];
+        mreq.Clear();
+        BinaryPrimitives.WriteInt32LittleEndian(mreq, index);
+        BinaryPrimitives.WriteUInt16LittleEndian(mreq[4..], PacketMrMulticast);
+        BinaryPrimitives.WriteUInt16LittleEndian(mreq[6..], 6);
+        group.Write(mreq[8..]);
+        socket.SetRawSocketOption(SolPacket, PacketAddMembership, mreq);
     }
 
     private static unsafe void AttachFilter(Socket socket, BpfInstruction[] program)

@@ -52,7 +52,7 @@ internal sealed class PcapRawLink : IBlockingRawLink
             ?? throw new IOException($"libpcap does not see interface {name}");
         device.Open(new DeviceConfiguration
         {
-            Mode = DeviceModes.None,
+            Mode = filter.Multicast is null ? DeviceModes.None : DeviceModes.Promiscuous, // libpcap cannot join one group
             ReadTimeout = 100,
             Immediate = true,
             BufferSize = 4 << 20,

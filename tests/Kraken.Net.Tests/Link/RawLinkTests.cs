@@ -124,6 +124,24 @@ public class RealRawLinkTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await server.ReceiveAsync(buffer, brief.Token));
     }
 
+    /// <summary>
+    /// A link asked for a multicast group joins it on the NIC (what makes a virtio or real NIC pass router
+    /// solicitations to all-routers on a host that forwards nothing), for as long as it is open.
+    /// </summary>
+    [Fact]
+    public async Task An_af_packet_link_joins_its_multicast_group_while_open()
+    {
+        using var net = new VethNamespaces();
+        string Groups() => VethNamespaces.IpOutput("-n", net.NamespaceA, "maddr", "show", "dev", net.InterfaceA);
+        Assert.DoesNotContain("33:33:00:00:00:02", Groups(), StringComparison.Ordinal); // no forwarding: not joined
+
+        var link = NetworkNamespace.OpenLink(net.NamespaceA, net.InterfaceA, RawLinkKind.AfPacket, new RawLinkFilter(Icmpv6: true, Multicast: new MacAddress(0x3333_0000_0002)));
+        Assert.Contains("link  33:33:00:00:00:02", Groups(), StringComparison.Ordinal);
+
+        await link.DisposeAsync();
+        Assert.DoesNotContain("33:33:00:00:00:02", Groups(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(RawLinkKind.Pcap)]
     [InlineData(RawLinkKind.AfPacket)]

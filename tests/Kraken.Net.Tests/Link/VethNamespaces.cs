@@ -55,7 +55,7 @@ internal sealed class VethNamespaces : IDisposable
 
     public static void Ip(params string[] arguments) => IpOutput(arguments);
 
-    private static string IpOutput(params string[] arguments)
+    public static string IpOutput(params string[] arguments)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var argument in arguments)
