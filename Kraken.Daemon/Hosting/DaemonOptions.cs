@@ -1,5 +1,6 @@
 // The daemon's configuration: one class per section, bound strictly (unknown keys are errors) and validated at start.
 using System.Net;
+using Kraken.Net.Transport;
 using Kraken.Tree.State;
 using Kraken.Tree.Sync;
 using Microsoft.Extensions.Configuration;
@@ -57,6 +58,25 @@ public sealed class SyncSection
 
     /// <summary>How long a bootstrap credential this daemon issues to a node it boots stays usable (docs/protocol.md 5.2).</summary>
     public TimeSpan BootstrapLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Inbound sync streams open at once (docs/protocol.md, "Limits before authentication"); unset: 1024, or a
+    /// quarter of the process's file-descriptor limit if that is less, so streams can never take the descriptors
+    /// the API and the PXE services need.
+    /// </summary>
+    public int? MaxStreams { get; set; }
+
+    /// <summary>Inbound sync streams open at once from one address; unset: 64, or MaxStreams if that is less.</summary>
+    public int? MaxStreamsPerSource { get; set; }
+
+    /// <summary>An inbound stream's first whole frame must come within this time.</summary>
+    public TimeSpan StreamHandshakeTimeout { get; set; } = new SocketTransportLimits().HandshakeTimeout;
+
+    /// <summary>An inbound stream that completes no frame for this long is closed.</summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = new SocketTransportLimits().IdleTimeout;
+
+    /// <summary>The largest frame a stream may announce before its sender is known as a neighbour, in bytes.</summary>
+    public int UnauthenticatedFrameLimit { get; set; } = new SocketTransportLimits().UnauthenticatedFrameLimit;
 }
 
 /// <summary>Section <c>Store</c>: durable Cfg (root) and the initial cluster description.</summary>
@@ -236,6 +256,21 @@ public sealed class DaemonOptions
             throw new DaemonConfigException(ex.ParamName is { } p ? $"Sync:{p}" : "Sync", ex.Message);
         }
 
+        try
+        {
+            options.ToTransportLimits().Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new DaemonConfigException(ex.ParamName switch
+            {
+                nameof(SocketTransportLimits.HandshakeTimeout) => "Sync:StreamHandshakeTimeout",
+                nameof(SocketTransportLimits.IdleTimeout) => "Sync:StreamIdleTimeout",
+                { } p => $"Sync:{p}",
+                null => "Sync",
+            }, ex.Message[..(ex.Message.IndexOf(" (Parameter", StringComparison.Ordinal) is var i and >= 0 ? i : ex.Message.Length)]);
+        }
+
         return options;
     }
 
@@ -251,6 +286,45 @@ public sealed class DaemonOptions
             JoinTimeout = Sync.JoinTimeout ?? o.JoinTimeout,
             FailbackInterval = Sync.FailbackInterval ?? o.FailbackInterval,
         };
+    }
+
+    /// <summary>Limits on the sync port's inbound streams.</summary>
+    public SocketTransportLimits ToTransportLimits()
+    {
+        var defaults = new SocketTransportLimits();
+        var total = Sync.MaxStreams ?? (int)Math.Clamp(OpenFileLimit() / 4, 16, defaults.MaxStreams);
+        return new()
+        {
+            MaxStreams = total,
+            MaxStreamsPerSource = Sync.MaxStreamsPerSource ?? Math.Min(defaults.MaxStreamsPerSource, total),
+        HandshakeTimeout = Sync.StreamHandshakeTimeout,
+            IdleTimeout = Sync.StreamIdleTimeout,
+            UnauthenticatedFrameLimit = Sync.UnauthenticatedFrameLimit,
+        };
+    }
+
+    /// <summary>The soft limit on open files (RLIMIT_NOFILE) as <c>/proc/self/limits</c> states it; a large number if unknown.</summary>
+    internal static long OpenFileLimit()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return fields.Length > 0 && long.TryParse(fields[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var soft) ? soft : long.MaxValue;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return long.MaxValue;
     }
 
     /// <summary>Unknown keys are errors, not silently ignored.</summary>

@@ -300,7 +300,7 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             _loggerFactory.CreateLogger<ReconcileEngine>());
 
         _syncExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "sync"));
-        _transport = new SocketTransport(Options.SyncBind);
+        _transport = new SocketTransport(Options.SyncBind, Options.ToSyncOptions().MaxMessageSize, limits: Options.ToTransportLimits());
         _sync = new SyncEngine(
             Options.ToSyncOptions() with { Bootstrap = Bootstrap, SecretsFor = SecretsFor, InitialControl = control, ParentView = ModuleSet.ParentView(composed) },
             Store,

@@ -69,4 +69,17 @@ public interface ISyncTransportHandler
 
     /// <summary>The connection closed or could not be opened; <paramref name="error"/> says why, if known.</summary>
     void OnClosed(IFrameConnection connection, Exception? error);
+
+    /// <summary>
+    /// Whether an inbound stream from <paramref name="remote"/> may deliver a frame larger than the transport's
+    /// unauthenticated limit, its header naming <paramref name="sender"/>: true only for a neighbour whose
+    /// adjacency is up at that address (a bulk frame). Called from the transport's threads, before the frame's
+    /// body is read; the frame's MAC is still checked when it arrives. The default admits none.
+    /// </summary>
+    bool AdmitsLargeFrame(EndPoint remote, UInt128 sender) => false;
+
+    /// <summary>A fault the transport cannot answer itself (say, no file descriptors left to accept with), at most once a minute per kind.</summary>
+    void OnTransportFault(string message)
+    {
+    }
 }

@@ -13,7 +13,9 @@ namespace Kraken.Net.Transport;
 /// Binds a UDP socket and a TCP listener to the same address and port (port 0 picks a free one for both).
 /// Datagrams are received into one reused buffer and handed to the handler without allocating; each TCP
 /// connection has a canonical pipe read loop that cuts frames with <see cref="FrameCodec.TryReadFrame"/> and a
-/// writer loop fed by a channel, so sends never block the caller.
+/// writer loop fed by a channel, so sends never block the caller. Inbound streams are held to
+/// <see cref="SocketTransportLimits"/> before their peer has proven anything: how many, how long until the first
+/// frame, how long idle, and how large a frame they may announce.
 /// </summary>
 public sealed class SocketTransport : ISyncTransport
 {
@@ -23,6 +25,8 @@ public sealed class SocketTransport : ISyncTransport
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<EndPoint, SocketAddress> _addresses = new();
     private readonly ConcurrentDictionary<SocketConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perSource = new();
+    private readonly long[] _lastFault = new long[2];
     private ISyncTransportHandler? _handler;
     private Task _udpLoop = Task.CompletedTask;
     private Task _acceptLoop = Task.CompletedTask;
@@ -30,9 +34,12 @@ public sealed class SocketTransport : ISyncTransport
     /// <param name="bind">Address and port to bind (port 0: any free port, the same for UDP and TCP).</param>
     /// <param name="maxPayload">Largest frame payload accepted on a stream; longer frames close the stream.</param>
     /// <param name="maxDatagramSize">Largest datagram sent; 1400 stays under a 1500-byte MTU.</param>
-    public SocketTransport(IPEndPoint bind, int maxPayload = 32 << 20, int maxDatagramSize = 1400)
+    /// <param name="limits">Limits on inbound streams (null: the defaults).</param>
+    public SocketTransport(IPEndPoint bind, int maxPayload = 32 << 20, int maxDatagramSize = 1400, SocketTransportLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(bind);
+        Limits = limits ?? new SocketTransportLimits();
+        Limits.Validate();
         _maxFrame = maxPayload;
         MaxDatagramSize = maxDatagramSize;
         (_listener, _udp) = BindPair(bind);
@@ -40,6 +47,10 @@ public sealed class SocketTransport : ISyncTransport
     }
 
     public EndPoint LocalEndPoint { get; }
+
+    public SocketTransportLimits Limits { get; }
+
+    public SocketTransportCounters Counters { get; } = new();
 
     public int MaxDatagramSize { get; }
 
@@ -127,33 +138,123 @@ public sealed class SocketTransport : ISyncTransport
 
     private async Task AcceptAsync()
     {
+        var backoff = TimeSpan.Zero;
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
             try
             {
                 socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                backoff = TimeSpan.Zero;
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
                 return;
             }
-            catch (SocketException)
+            catch (SocketException ex)
             {
+                // Out of file descriptors (EMFILE, ENFILE) the pending connection stays queued and accept fails again at
+                // once: back off (up to a second) instead of spinning, and say so.
+                var exhausted = ex.SocketErrorCode is SocketError.TooManyOpenSockets || ex.ErrorCode is 23 or 24;
+                Counters.OnAcceptError(exhausted ? "fd_exhausted" : "other");
+                Fault(exhausted ? 0 : 1, exhausted
+                    ? $"cannot accept sync streams: no file descriptor left ({ex.Message}); {Counters.OpenInbound} inbound streams open, retrying with back-off"
+                    : $"accept failed: {ex.Message} ({ex.SocketErrorCode})");
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.TicksPerSecond));
+                try
+                {
+                    await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (Admit(socket) is { } refused)
+            {
+                Counters.OnCut(refused);
+                Reset(socket);
                 continue;
             }
 
             socket.NoDelay = true;
-            Run(new SocketConnection(this, socket, socket.RemoteEndPoint!, outbound: false));
+            Run(new SocketConnection(this, socket, socket.RemoteEndPoint!, outbound: false) { Source = SourceOf(socket.RemoteEndPoint) });
+        }
+    }
+
+    /// <summary>Counts the stream in, or says why it is refused (nothing counted then).</summary>
+    private StreamCut? Admit(Socket socket)
+    {
+        if (Counters.OpenInbound >= Limits.MaxStreams)
+        {
+            return StreamCut.Limit;
+        }
+
+        var source = SourceOf(socket.RemoteEndPoint);
+        var count = _perSource.AddOrUpdate(source, 1, static (_, n) => n + 1);
+        if (count > Limits.MaxStreamsPerSource)
+        {
+            Release(source);
+            return StreamCut.SourceLimit;
+        }
+
+        Counters.Opened();
+        return null;
+    }
+
+    private static IPAddress SourceOf(EndPoint? remote)
+    {
+        var address = (remote as IPEndPoint)?.Address ?? IPAddress.None;
+        return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    }
+
+    private void Release(IPAddress source)
+    {
+        while (_perSource.TryGetValue(source, out var n))
+        {
+            if (n <= 1 ? _perSource.TryRemove(KeyValuePair.Create(source, n)) : _perSource.TryUpdate(source, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Closes a refused stream with a reset: nothing is sent and no TIME_WAIT is kept for it.</summary>
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+
+        socket.Dispose();
+    }
+
+    private void Fault(int kind, string message)
+    {
+        var now = Environment.TickCount64;
+        var last = Volatile.Read(ref _lastFault[kind]);
+        if ((last == 0 || now - last >= 60_000) && Interlocked.CompareExchange(ref _lastFault[kind], now, last) == last)
+        {
+            _handler?.OnTransportFault(message);
         }
     }
 
     private void Run(SocketConnection conn)
     {
         _connections[conn] = 0;
-        conn.Start(_maxFrame);
+        conn.Start(_maxFrame, conn.IsOutbound ? null : Limits);
         _handler?.OnConnected(conn);
     }
+
+    /// <summary>Asks the handler whether <paramref name="conn"/> may deliver a frame above the unauthenticated limit from <paramref name="sender"/>.</summary>
+    internal bool AdmitsLargeFrame(SocketConnection conn, UInt128 sender) => _handler?.AdmitsLargeFrame(conn.RemoteEndPoint, sender) ?? false;
 
     private async Task ReceiveDatagramsAsync()
     {
@@ -185,6 +286,12 @@ public sealed class SocketTransport : ISyncTransport
     {
         if (_connections.TryRemove(conn, out _))
         {
+            if (conn.Source is { } source)
+            {
+                Release(source);
+                Counters.Closed();
+            }
+
             _handler?.OnClosed(conn, error);
         }
     }
@@ -233,10 +340,15 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
 
     public bool IsOutbound { get; } = outbound;
 
-    public void Start(int maxPayload)
+    /// <summary>The peer's address, counted against the per-source limit (inbound streams only).</summary>
+    public IPAddress? Source { get; init; }
+
+    /// <param name="maxPayload">Largest frame payload accepted at all.</param>
+    /// <param name="limits">For an inbound stream, the limits it is held to; null for one this side opened.</param>
+    public void Start(int maxPayload, SocketTransportLimits? limits)
     {
         var stream = new NetworkStream(Socket, ownsSocket: false);
-        _ = ReadLoopAsync(PipeReader.Create(stream), maxPayload);
+        _ = ReadLoopAsync(PipeReader.Create(stream), maxPayload, limits);
         _ = WriteLoopAsync(PipeWriter.Create(stream));
     }
 
@@ -284,20 +396,68 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
         owner.Closed(this, error);
     }
 
-    private async Task ReadLoopAsync(PipeReader reader, int maxPayload)
+    private async Task ReadLoopAsync(PipeReader reader, int maxPayload, SocketTransportLimits? limits)
     {
         Exception? error = null;
+
+        // Inbound: the first whole frame within the handshake timeout, each later one within the idle timeout (a
+        // neighbour's admitted large frame: the idle timeout counts from its last progress).
+        using var deadline = limits is null ? null : new CancellationTokenSource(limits.HandshakeTimeout);
+        var frames = 0;
+        var largeAdmitted = false;
         try
         {
             while (true)
             {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
+                ReadResult result;
+                try
+                {
+                    result = await reader.ReadAsync(deadline?.Token ?? default).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline is { IsCancellationRequested: true })
+                {
+                    var why = frames == 0 ? StreamCut.HandshakeTimeout : StreamCut.IdleTimeout;
+                    owner.Counters.OnCut(why);
+                    error = new SyncProtocolException(DropReason.Malformed, $"stream closed: {SocketTransportCounters.Name(why)}");
+                    break;
+                }
+
+                if (largeAdmitted)
+                {
+                    deadline!.CancelAfter(limits!.IdleTimeout);
+                }
+
                 var buffer = result.Buffer;
                 try
                 {
-                    while (FrameCodec.TryReadFrame(ref buffer, maxPayload, out _, out var frame))
+                    while (true)
                     {
+                        if (limits is not null && !largeAdmitted && buffer.Length >= FrameHeader.Size)
+                        {
+                            var header = PeekHeader(buffer, maxPayload);
+                            if (header.PayloadLength > limits.UnauthenticatedFrameLimit)
+                            {
+                                if (!await WaitForAdmissionAsync(header.Sender, deadline!.Token).ConfigureAwait(false))
+                                {
+                                    owner.Counters.OnCut(StreamCut.Oversize);
+                                    throw new SyncProtocolException(DropReason.Oversize,
+                                        $"a {header.PayloadLength}-byte frame announced by {RemoteEndPoint}, which is no neighbour of this node (limit {limits.UnauthenticatedFrameLimit} bytes before authentication)");
+                                }
+
+                                largeAdmitted = true;
+                                deadline.CancelAfter(limits.IdleTimeout);
+                            }
+                        }
+
+                        if (!FrameCodec.TryReadFrame(ref buffer, maxPayload, out _, out var frame))
+                        {
+                            break;
+                        }
+
                         Deliver(frame);
+                        frames++;
+                        largeAdmitted = false;
+                        deadline?.CancelAfter(limits!.IdleTimeout);
                     }
 
                     if (result.IsCompleted)
@@ -328,6 +488,43 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
             Shutdown(error);
         }
     }
+
+    private static FrameHeader PeekHeader(in ReadOnlySequence<byte> buffer, int maxPayload)
+    {
+        Span<byte> header = stackalloc byte[FrameHeader.Size];
+        buffer.Slice(0, FrameHeader.Size).CopyTo(header);
+        return FrameHeader.Read(header, maxPayload);
+    }
+
+    /// <summary>
+    /// Whether the sender may send this large frame: a neighbour up at this address. A bulk frame can overtake the
+    /// join that makes its sender a neighbour here, so the answer is asked again for a while (nothing is read
+    /// meanwhile: the peer's window fills, no memory grows) until the stream's deadline.
+    /// </summary>
+    private async Task<bool> WaitForAdmissionAsync(UInt128 sender, CancellationToken deadline)
+    {
+        for (var waited = 0; !owner.AdmitsLargeFrame(this, sender); waited += 50)
+        {
+            if (waited >= AdmissionWaitMs)
+            {
+                return false;
+            }
+
+            try
+            {
+                await Task.Delay(50, deadline).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>How long a large frame's sender may take to become a neighbour: a join in flight completes in far less.</summary>
+    private const int AdmissionWaitMs = 2000;
 
     private void Deliver(in ReadOnlySequence<byte> frame)
     {

@@ -20,6 +20,7 @@ public sealed class SyncCounters
     private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.sync.drops", "{frame}", "Received frames dropped, by reason.");
     private static readonly Counter<long> s_transitions = s_meter.CreateCounter<long>("kraken.sync.adjacency.transitions", "{transition}", "Adjacency state transitions.");
     private static readonly Counter<long> s_refusals = s_meter.CreateCounter<long>("kraken.sync.join.refusals", "{join}", "Join requests refused.");
+    private static readonly Counter<long> s_workFailures = s_meter.CreateCounter<long>("kraken.sync.work.failures", "{failure}", "Timer callbacks and passes of the sync engine that failed and were armed again, by work.");
 
     private readonly long[] _sent = new long[SyncProtocolNames.MaxType + 1];
     private readonly long[] _sentBytes = new long[SyncProtocolNames.MaxType + 1];
@@ -28,6 +29,7 @@ public sealed class SyncCounters
     private readonly long[] _drops = new long[SyncProtocolNames.ReasonCount];
     private long _transitions;
     private long _refusals;
+    private readonly long[] _workFailures = new long[SyncEngine.WorkNames.Length];
 
     public long Sent(MessageType type) => Volatile.Read(ref _sent[(int)type]);
 
@@ -50,6 +52,11 @@ public sealed class SyncCounters
     public long Transitions => Volatile.Read(ref _transitions);
 
     public long JoinRefusals => Volatile.Read(ref _refusals);
+
+    /// <summary>Failed runs of <paramref name="work"/> (each logged and followed by a re-arm).</summary>
+    public long WorkFailures(SyncWork work) => Volatile.Read(ref _workFailures[(int)work]);
+
+    public long TotalWorkFailures => Sum(_workFailures);
 
     internal void OnSent(MessageType type, int bytes) => Count(_sent, _sentBytes, type, bytes, "out");
 
@@ -84,6 +91,12 @@ public sealed class SyncCounters
     {
         Interlocked.Increment(ref _refusals);
         s_refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    internal long OnWorkFailed(SyncWork work)
+    {
+        s_workFailures.Add(1, new KeyValuePair<string, object?>("work", SyncEngine.WorkNames[(int)work]));
+        return Interlocked.Increment(ref _workFailures[(int)work]);
     }
 
     private static string StateName(AdjacencyState s) => s switch

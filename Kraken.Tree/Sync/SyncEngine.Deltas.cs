@@ -30,11 +30,11 @@ public sealed partial class SyncEngine
 
     private void StartTimers()
     {
-        _flushTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnFlushTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _retransmitTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnRetransmit(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _flushTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).Run(SyncWork.FlushTimer), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _retransmitTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).Run(SyncWork.Retransmit), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         if (_options.Profile == SyncProfile.Kraken)
         {
-            _refreshTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnRefresh(), this, _options.RefreshInterval, _options.RefreshInterval);
+            _refreshTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).Run(SyncWork.Refresh), this, _options.RefreshInterval, _options.RefreshInterval);
         }
     }
 
@@ -72,7 +72,7 @@ public sealed partial class SyncEngine
             if (!_drainPosted)
             {
                 _drainPosted = true;
-                _executor.Post(static s => ((SyncEngine)s!).DrainChanges(), this);
+                _executor.Post(static s => ((SyncEngine)s!).Run(SyncWork.Drain), this);
             }
         }
     }
@@ -190,7 +190,7 @@ public sealed partial class SyncEngine
             if (!_flushPosted)
             {
                 _flushPosted = true;
-                _executor.Post(static s => ((SyncEngine)s!).Flush(), this);
+                _executor.Post(static s => ((SyncEngine)s!).Run(SyncWork.Flush), this);
             }
         }
         else if (due < _flushDue)
@@ -315,8 +315,10 @@ public sealed partial class SyncEngine
         var payload = delta.ToByteArray();
         var due = Now + _options.RetransmitInterval;
         adj.Unacked[delta.DeltaId] = new PendingDelta(payload, due);
-        Send(adj, MessageType.Delta, payload);
+
+        // Armed before the send: a send that throws must leave the delta where retransmission finds it.
         ScheduleRetransmit(due);
+        Send(adj, MessageType.Delta, payload);
     }
 
     private void ScheduleRetransmit(TimeSpan due)

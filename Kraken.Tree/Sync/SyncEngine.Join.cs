@@ -89,7 +89,7 @@ public sealed partial class SyncEngine
 
     private void ArmJoin(TimeSpan delay)
     {
-        _joinTimer ??= _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnJoinTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _joinTimer ??= _executor.CreateTimer(_time, static s => ((SyncEngine)s!).Run(SyncWork.Join), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _joinTimer.Change(delay, Timeout.InfiniteTimeSpan);
     }
 
@@ -138,7 +138,7 @@ public sealed partial class SyncEngine
             return;
         }
 
-        _failbackTimer ??= _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnFailbackTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _failbackTimer ??= _executor.CreateTimer(_time, static s => ((SyncEngine)s!).Run(SyncWork.Failback), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _failbackTimer.Change(_options.FailbackInterval, Timeout.InfiniteTimeSpan);
     }
 

@@ -1,6 +1,7 @@
 // The tree sync engine: one node's side of every adjacency, on one serial executor.
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Net;
 using Kraken.Net.Execution;
 using Kraken.Net.Sync;
 using Kraken.Net.Transport;
@@ -120,7 +121,7 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             _subscription = _store.Subscribe(this);
             _transport.Start(this);
             RebuildTopology();
-            _tickTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).OnTick(), this, NextTickDelay(TimeSpan.MaxValue), Timeout.InfiniteTimeSpan);
+            _tickTimer = _executor.CreateTimer(_time, static s => ((SyncEngine)s!).Run(SyncWork.Tick), this, NextTickDelay(TimeSpan.MaxValue), Timeout.InfiniteTimeSpan);
             StartTimers();
             if (_options.Parents.Count > 0)
             {
@@ -272,6 +273,30 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             OnConnectionClosed(connection, error);
         }
     });
+
+    /// <summary>A large frame on an inbound stream is admitted only from a neighbour whose adjacency is up at the stream's address.</summary>
+    bool ISyncTransportHandler.AdmitsLargeFrame(EndPoint remote, UInt128 sender)
+    {
+        if (remote is not IPEndPoint from)
+        {
+            return false;
+        }
+
+        var peer = new NodeId((ulong)(sender >> 64), (ulong)sender);
+        var address = from.Address.IsIPv4MappedToIPv6 ? from.Address.MapToIPv4() : from.Address;
+        foreach (var a in Adjacencies)
+        {
+            if (a.Peer == peer && a.State is AdjacencyState.Exchange or AdjacencyState.Full && a.EndPoint is IPEndPoint at
+                && (at.Address.IsIPv4MappedToIPv6 ? at.Address.MapToIPv4() : at.Address).Equals(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    void ISyncTransportHandler.OnTransportFault(string message) => SyncLog.TransportFault(_logger, message);
 
     /// <summary>One frame from a datagram or a stream. Checks run in order: header, sender, MAC, replay, payload.</summary>
     private void Receive(ReadOnlySpan<byte> frame, IFrameConnection? connection)

@@ -40,4 +40,10 @@ internal static partial class SyncLog
 
     [LoggerMessage(4011, LogLevel.Warning, "Child {Peer} is powered off (this node's power reading): its adjacency is down")]
     public static partial void PoweredOff(ILogger logger, NodeId peer);
+
+    [LoggerMessage(4012, LogLevel.Error, "The sync engine's {Work} pass failed ({Count} so far); {Recovery}")]
+    public static partial void WorkFailed(ILogger logger, Exception exception, string work, long count, string recovery);
+
+    [LoggerMessage(4013, LogLevel.Warning, "Sync transport: {Message}")]
+    public static partial void TransportFault(ILogger logger, string message);
 }

@@ -55,37 +55,48 @@ internal sealed class DaemonProcess : IDisposable
     }
 
     /// <summary>Writes a config file for <paramref name="name"/> in <paramref name="directory"/> and starts the daemon.</summary>
-    public static DaemonProcess Start(string directory, string name, string nodeId, IReadOnlyList<int> parentPorts, string? storePath = null, string? import = null, int? apiPort = null, int? syncPort = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static DaemonProcess Start(string directory, string name, string nodeId, IReadOnlyList<int> parentPorts, string? storePath = null, string? import = null, int? apiPort = null, int? syncPort = null, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyDictionary<string, object?>? sync = null, IReadOnlyList<string>? prefix = null)
     {
         var api = apiPort ?? FreePort();
-        var sync = syncPort ?? FreePort();
+        syncPort ??= FreePort();
         var config = new Dictionary<string, object?>
         {
             ["NodeId"] = nodeId,
             ["Api"] = new Dictionary<string, object?> { ["Url"] = $"http://127.0.0.1:{api}", ["Token"] = TestDaemon.Token },
-            ["Sync"] = new Dictionary<string, object?>
+            ["Sync"] = new Dictionary<string, object?>((sync ?? new Dictionary<string, object?>()).Concat(new Dictionary<string, object?>
             {
-                ["Bind"] = $"127.0.0.1:{sync}",
+                ["Bind"] = $"127.0.0.1:{syncPort}",
                 ["Parents"] = parentPorts.Select(p => $"127.0.0.1:{p}").ToArray(),
                 ["JoinSecret"] = TestDaemon.Secret,
                 ["HelloInterval"] = "00:00:00.200",
                 ["DeadInterval"] = "00:00:02",
                 ["JoinBackoff"] = "00:00:00.100",
                 ["JoinTimeout"] = "00:00:02",
-            },
+            })),
             ["Store"] = new Dictionary<string, object?> { ["Path"] = storePath, ["Import"] = import },
             ["Logging"] = new Dictionary<string, object?> { ["LogLevel"] = new Dictionary<string, object?> { ["Default"] = "Information", ["Microsoft.AspNetCore"] = "Warning" } },
         };
         var configPath = Path.Combine(directory, $"{name}.json");
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
         var log = Path.Combine(directory, $"{name}.log");
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(prefix is { Count: > 0 } ? prefix[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = directory,
         };
+        if (prefix is { Count: > 0 })
+        {
+            // A wrapper such as prlimit runs dotnet itself.
+            foreach (var p in prefix.Skip(1))
+            {
+                psi.ArgumentList.Add(p);
+            }
+
+            psi.ArgumentList.Add("dotnet");
+        }
+
         psi.ArgumentList.Add(KrakenDll);
         psi.ArgumentList.Add("serve");
         psi.ArgumentList.Add("--config");
@@ -114,7 +125,7 @@ internal sealed class DaemonProcess : IDisposable
         process.Exited += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new DaemonProcess(process, name, $"http://127.0.0.1:{api}", sync, log);
+        return new DaemonProcess(process, name, $"http://127.0.0.1:{api}", syncPort.Value, log);
     }
 
     /// <summary>Waits until the API answers /healthz.</summary>

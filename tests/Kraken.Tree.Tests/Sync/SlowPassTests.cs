@@ -2,14 +2,11 @@
 using Kraken.Net.Execution;
 using Kraken.Net.Transport;
 using Kraken.Tree.State;
-using Kraken.Tree.Sync;
 
 namespace Kraken.Tree.Tests.Sync;
 
 public sealed class SlowPassTests
 {
-    private static readonly StateSchema s_schema = StateSchema.Default;
-
     /// <summary>
     /// The clock of a slow machine: each datagram or stream sent takes <c>perSend</c> of the sender's time, so a pass that sends
     /// many frames ends well after it started, as under load or on an emulated CPU.
@@ -71,69 +68,22 @@ public sealed class SlowPassTests
     [Fact]
     public async Task Deltas_lost_during_a_partition_arrive_after_it_although_the_sender_runs_slow_passes()
     {
-        var time = new VirtualTimeProvider();
-        var executor = new ManualExecutor(time.Work);
-        var network = new InMemoryNetwork(time, executor, 7) { Conditions = new NetworkConditions { Latency = TimeSpan.FromMilliseconds(2) } };
-        var slow = new SlowClock(time);
-        var root = NodeId.FromName("root");
-        var child = NodeId.FromName("child");
-        var below = Enumerable.Range(0, 2000).Select(i => NodeId.FromName($"leaf{i}")).ToArray();
+        SlowClock? slow = null;
+        SlowTransport? slowTransport = null;
+        await using var pair = RootAndChild.Start(2000, 7, time => slow = new SlowClock(time), (t, _) => slowTransport = new SlowTransport(t, slow!, TimeSpan.FromMilliseconds(100)));
+        pair.Time.Advance(TimeSpan.FromSeconds(10));
 
-        var rootStore = new StateStore();
-        rootStore.Batch(s =>
-        {
-            s.Create(NodeRecord.Empty(root));
-            s.Create(NodeRecord.Empty(child).With(s_schema.ParentId, StateValue.FromNodeId(root)));
-            foreach (var id in below)
-            {
-                s.Create(NodeRecord.Empty(id).With(s_schema.ParentId, StateValue.FromNodeId(child)));
-            }
-        });
-        var childStore = new StateStore();
-
-        // Long dead intervals: the drift must not kill the adjacency (a re-join would resend everything and hide
-        // the failure under test).
-        SyncOptions Options(NodeId id, IReadOnlyList<System.Net.EndPoint> parents) =>
-            SyncOptions.ForProfile(SyncProfile.Kraken, id, SyncCluster.Secret) with
-            {
-                Parents = parents,
-                DeadInterval = TimeSpan.FromMinutes(10),
-            };
-
-        await using var rootTransport = new SlowTransport(network.CreateTransport(SyncCluster.EndPointOf(root)), slow, TimeSpan.FromMilliseconds(100));
-        await using var childTransport = network.CreateTransport(SyncCluster.EndPointOf(child));
-        var rootEngine = new SyncEngine(Options(root, []), rootStore, rootTransport, slow, executor);
-        var childEngine = new SyncEngine(Options(child, [SyncCluster.EndPointOf(root)]), childStore, childTransport, time, executor);
-        rootEngine.Start();
-        childEngine.Start();
-        Assert.True(time.RunUntil(() => childEngine.Parent?.State == AdjacencyState.Full && childStore.Count == 2001, TimeSpan.FromMinutes(1)), "the child joined");
-        time.Advance(TimeSpan.FromSeconds(10));
-
-        // The child is cut off while 2,000 Cfg changes go in at the root; every delta for them is lost.
-        network.Partition(SyncCluster.EndPointOf(root), SyncCluster.EndPointOf(child));
-        rootTransport.Slow = true;
-        for (var i = 0; i < below.Length; i++)
-        {
-            rootStore.Set(StateView.Cfg, below[i], s_schema.Nodename, StateValue.FromString($"n{i}"));
-            if (i % 100 == 0)
-            {
-                time.Advance(TimeSpan.FromMilliseconds(300));
-            }
-        }
-
-        time.Advance(TimeSpan.FromSeconds(6) - TimeSpan.FromMilliseconds(300 * (below.Length / 100)));
-        network.Heal(SyncCluster.EndPointOf(root), SyncCluster.EndPointOf(child));
-        rootTransport.Slow = false;
+        // The child is cut off while 2,000 Cfg changes go in at the root, and the root runs slow: every delta is lost.
+        var network = pair.Network;
+        network.Partition(SyncCluster.EndPointOf(NodeId.FromName("root")), SyncCluster.EndPointOf(NodeId.FromName("child")));
+        slowTransport!.Slow = true;
+        pair.RenameAll(step: 100);
+        pair.Time.Advance(TimeSpan.FromSeconds(6) - TimeSpan.FromMilliseconds(300 * (pair.Below.Length / 100)));
+        network.Heal(SyncCluster.EndPointOf(NodeId.FromName("root")), SyncCluster.EndPointOf(NodeId.FromName("child")));
+        slowTransport.Slow = false;
 
         // Retransmission (capped at the hello interval) delivers them long before the 30-minute full refresh.
-        bool Arrived() => below.Select((id, i) => (id, i)).All(p => childStore.Get(StateView.Cfg, p.id)?.Get(s_schema.Nodename) is { IsSet: true } v && v.String == $"n{p.i}");
-        Assert.True(time.RunUntil(Arrived, TimeSpan.FromMinutes(1)),
-            $"{below.Count(id => childStore.Get(StateView.Cfg, id)?.Get(s_schema.Nodename).IsSet != true)} of {below.Length} changes still missing at the child a minute after the partition healed");
-
-        var stopRoot = rootEngine.DisposeAsync();
-        var stopChild = childEngine.DisposeAsync();
-        time.RunUntilIdle();
-        await stopRoot;
-        await stopChild;
+        Assert.True(pair.Time.RunUntil(() => pair.MissingAtChild() == 0, TimeSpan.FromMinutes(1)),
+            $"{pair.MissingAtChild()} of {pair.Below.Length} changes still missing at the child a minute after the partition healed");
     }
 }
