@@ -23,6 +23,7 @@ public sealed class SocketTransport : ISyncTransport
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<EndPoint, SocketAddress> _addresses = new();
     private readonly ConcurrentDictionary<SocketConnection, byte> _connections = new();
+    private readonly IDisposable _drops;
     private ISyncTransportHandler? _handler;
     private Task _udpLoop = Task.CompletedTask;
     private Task _acceptLoop = Task.CompletedTask;
@@ -37,6 +38,7 @@ public sealed class SocketTransport : ISyncTransport
         MaxDatagramSize = maxDatagramSize;
         (_listener, _udp) = BindPair(bind);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _drops = SocketDrops.Register("sync", LocalEndPoint.ToString()!, () => ReceiveDrops);
     }
 
     public EndPoint LocalEndPoint { get; }
@@ -44,6 +46,9 @@ public sealed class SocketTransport : ISyncTransport
     public int MaxDatagramSize { get; }
 
     public int DatagramPort => ((IPEndPoint)LocalEndPoint).Port;
+
+    /// <summary>Datagrams the kernel dropped because the UDP socket's receive buffer was full (a running total).</summary>
+    public long ReceiveDrops => SocketDrops.Read(_udp) ?? 0;
 
     private static (Socket Listener, Socket Udp) BindPair(IPEndPoint bind)
     {
@@ -200,6 +205,7 @@ public sealed class SocketTransport : ISyncTransport
 
         _handler = null;
         await _stop.CancelAsync().ConfigureAwait(false);
+        _drops.Dispose();
         _listener.Dispose();
         _udp.Dispose();
         foreach (var c in _connections.Keys)
