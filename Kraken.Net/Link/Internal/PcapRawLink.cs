@@ -217,11 +217,10 @@ internal sealed class PcapRawLink : IBlockingRawLink
             {
                 try
                 {
-                    Interlocked.Exchange(ref _kernelDrops, _device.Statistics.DroppedPackets);
-                }
-                catch (PcapException)
-                {
-                    // Statistics unavailable now; the last reading stands.
+                    if (PcapStats.TryRead(_device.Handle, out var dropped))
+                    {
+                        Interlocked.Exchange(ref _kernelDrops, dropped);
+                    }
                 }
                 finally
                 {
