@@ -30,6 +30,7 @@ public sealed class PxeServices : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly List<IRawLink> _links = [];
+    private readonly List<IDisposable> _drops = [];
     private readonly bool _ownsNodes;
     private bool _disposed;
 
@@ -118,7 +119,7 @@ public sealed class PxeServices : IAsyncDisposable
     {
         try
         {
-            var dhcpLink = Open(new RawLinkFilter(UdpPort: DhcpServer.ServerPort));
+            var dhcpLink = Open(new RawLinkFilter(UdpPort: DhcpServer.ServerPort), "dhcp");
             Dhcp = new DhcpServer(_options.ToDhcp(), dhcpLink, new AnsweredBindings(_bindings, Module), _time, _loggerFactory.CreateLogger<DhcpServer>());
             Dhcp.Observed += o => Module.ObserveDhcp(o.Mac, o.Node, o.Acked, o.IsIpxe || o.Arch != DhcpClientArch.Other);
 
@@ -144,7 +145,7 @@ public sealed class PxeServices : IAsyncDisposable
             {
                 // Joins all-routers (33:33:00:00:00:02): a host that forwards nothing has not, and its NIC would drop
                 // the firmware's router solicitations, leaving iPXE to wait out IPv6 autoconfiguration (~15 s).
-                RouterAdvertiser = new RouterAdvertiser(Open(new RawLinkFilter(Icmpv6: true, Multicast: new MacAddress(0x3333_0000_0002))), _loggerFactory.CreateLogger<RouterAdvertiser>());
+                RouterAdvertiser = new RouterAdvertiser(Open(new RawLinkFilter(Icmpv6: true, Multicast: new MacAddress(0x3333_0000_0002)), "ra"), _loggerFactory.CreateLogger<RouterAdvertiser>());
                 _loops.Add(Task.Run(() => RouterAdvertiser.RunAsync(_stop.Token), CancellationToken.None));
             }
 
@@ -176,12 +177,7 @@ public sealed class PxeServices : IAsyncDisposable
             await RouterAdvertiser.DisposeAsync().ConfigureAwait(false);
         }
 
-        foreach (var link in _links)
-        {
-            await link.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _links.Clear();
+        // The loops first, then their links: a link closed under its reader is how SIGTERM once crashed the daemon.
         try
         {
             await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
@@ -192,6 +188,18 @@ public sealed class PxeServices : IAsyncDisposable
         }
 
         _loops.Clear();
+        foreach (var drops in _drops)
+        {
+            drops.Dispose();
+        }
+
+        _drops.Clear();
+        foreach (var link in _links)
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _links.Clear();
         if (Tftp is not null)
         {
             await Tftp.DisposeAsync().ConfigureAwait(false);
@@ -211,10 +219,15 @@ public sealed class PxeServices : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private IRawLink Open(RawLinkFilter filter)
+    private IRawLink Open(RawLinkFilter filter, string purpose)
     {
         var link = _openLink(_options.Interface, filter);
         _links.Add(link);
+        if (link is IBlockingRawLink real)
+        {
+            _drops.Add(Net.Transport.SocketDrops.Register(purpose, link.Name, () => real.ReceiveDrops));
+        }
+
         return link;
     }
 

@@ -13,4 +13,10 @@ public interface IBlockingRawLink : IRawLink
 
     /// <summary>Sends one complete Ethernet frame (no FCS).</summary>
     void Send(ReadOnlySpan<byte> frame);
+
+    /// <summary>
+    /// Frames that passed the filter but were dropped before anyone read them (the socket's receive buffer or the
+    /// capture ring full), as the kernel counts them; a running total since the link opened.
+    /// </summary>
+    long ReceiveDrops { get; }
 }

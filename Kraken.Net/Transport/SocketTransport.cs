@@ -27,6 +27,7 @@ public sealed class SocketTransport : ISyncTransport
     private readonly ConcurrentDictionary<SocketConnection, byte> _connections = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perSource = new();
     private readonly long[] _lastFault = new long[2];
+    private readonly IDisposable _drops;
     private ISyncTransportHandler? _handler;
     private Task _udpLoop = Task.CompletedTask;
     private Task _acceptLoop = Task.CompletedTask;
@@ -44,6 +45,7 @@ public sealed class SocketTransport : ISyncTransport
         MaxDatagramSize = maxDatagramSize;
         (_listener, _udp) = BindPair(bind);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _drops = SocketDrops.Register("sync", LocalEndPoint.ToString()!, () => ReceiveDrops);
     }
 
     public EndPoint LocalEndPoint { get; }
@@ -55,6 +57,9 @@ public sealed class SocketTransport : ISyncTransport
     public int MaxDatagramSize { get; }
 
     public int DatagramPort => ((IPEndPoint)LocalEndPoint).Port;
+
+    /// <summary>Datagrams the kernel dropped because the UDP socket's receive buffer was full (a running total).</summary>
+    public long ReceiveDrops => SocketDrops.Read(_udp) ?? 0;
 
     private static (Socket Listener, Socket Udp) BindPair(IPEndPoint bind)
     {
@@ -307,6 +312,7 @@ public sealed class SocketTransport : ISyncTransport
 
         _handler = null;
         await _stop.CancelAsync().ConfigureAwait(false);
+        _drops.Dispose();
         _listener.Dispose();
         _udp.Dispose();
         foreach (var c in _connections.Keys)

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Net.Http.Headers;
@@ -99,6 +100,10 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(_loggerFactory);
+
+        // Its owner starts and stops it: the default console lifetime would stop it on SIGTERM by itself, in no
+        // order with the daemon's shutdown.
+        builder.Services.AddSingleton<IHostLifetime, OwnerLifetime>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -111,6 +116,14 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         var address = app.Urls.Select(u => new Uri(u.Replace("[::]", "[::1]", StringComparison.Ordinal))).First();
         LocalEndPoint = new IPEndPoint(_options.Endpoint.Address, address.Port);
         Log.Listening(_logger, LocalEndPoint, _root.FullPath);
+    }
+
+    /// <summary>No signal handling: the server stops when its owner disposes it.</summary>
+    private sealed class OwnerLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()

@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Kraken.Modules.Pxe.Tftp.Internal;
+using Kraken.Net.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Kraken.Modules.Pxe.Tftp;
@@ -22,6 +23,7 @@ public sealed class TftpServer : IAsyncDisposable
     private readonly ConcurrentDictionary<SocketAddress, TftpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
     private Socket? _listener;
+    private IDisposable? _listenerDrops;
     private Task? _loop;
     private IPEndPoint? _localEndPoint;
     private int _disposed;
@@ -54,6 +56,9 @@ public sealed class TftpServer : IAsyncDisposable
 
     internal ILogger Logger { get; }
 
+    /// <summary>Requests the kernel dropped because the request socket's receive buffer was full (a running total).</summary>
+    public long ReceiveDrops => _listener is { } socket ? SocketDrops.Read(socket) ?? 0 : 0;
+
     /// <summary>Binds the request socket and starts receiving; returns once listening.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -78,6 +83,7 @@ public sealed class TftpServer : IAsyncDisposable
 
         _listener = socket;
         _localEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        _listenerDrops = SocketDrops.Register("tftp", _localEndPoint.ToString(), () => ReceiveDrops);
         TftpLog.Listening(Logger, _localEndPoint);
         _loop = Task.Run(() => ListenAsync(socket, _stop.Token), CancellationToken.None);
         return Task.CompletedTask;
@@ -91,6 +97,7 @@ public sealed class TftpServer : IAsyncDisposable
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+        _listenerDrops?.Dispose();
         _listener?.Dispose();
         if (_loop is not null)
         {

@@ -149,6 +149,8 @@ internal sealed class AfPacketRawLink : IBlockingRawLink
 
     public void Send(ReadOnlySpan<byte> frame) => _socket.Send(frame, SocketFlags.None);
 
+    public long ReceiveDrops => Transport.SocketDrops.Read(_socket) ?? 0;
+
     public ValueTask DisposeAsync()
     {
         _socket.Dispose();

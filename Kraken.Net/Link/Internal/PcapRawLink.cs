@@ -1,5 +1,6 @@
 // IRawLink over libpcap (SharpPcap): libpcap compiles the filter into the kernel's BPF. A dedicated thread
-// reads the capture handle and hands frames over through a bounded queue of pooled buffers.
+// reads the capture handle and hands frames over through a bounded queue of pooled buffers. The handle is closed
+// only once no call is inside libpcap: pcap_close under a reader is a use-after-free that kills the process.
 using System.Buffers;
 using System.Net.NetworkInformation;
 using System.Threading.Channels;
@@ -16,6 +17,9 @@ internal sealed class PcapRawLink : IBlockingRawLink
     private readonly Thread _reader;
     private readonly object _sendGate = new();
     private volatile bool _disposed;
+    private int _closing;   // 1 once DisposeAsync began: no new call may enter libpcap
+    private int _inPcap;    // calls inside libpcap (or reading its buffer) right now
+    private long _kernelDrops;
     private int _mode;      // 0 unused, 1 async (reader thread), 2 blocking (caller's thread)
     private long _overflow;
 
@@ -78,37 +82,43 @@ internal sealed class PcapRawLink : IBlockingRawLink
     {
         while (!_disposed)
         {
-            GetPacketStatus status;
-            PacketCapture capture;
-            try
-            {
-                status = _device.GetNextPacket(out capture);
-            }
-            catch (Exception) when (_disposed)
+            if (!TryEnter())
             {
                 break;
             }
 
-            if (status != GetPacketStatus.PacketRead)
+            byte[] buffer;
+            int length;
+            try
             {
+                // capture.Data points into libpcap's ring: copied before the handle may close.
+                var status = _device.GetNextPacket(out var capture);
                 if (status == GetPacketStatus.Error)
                 {
                     _frames.Writer.TryComplete(new IOException($"pcap read on {Name} failed"));
                     return;
                 }
 
-                continue;
-            }
+                var data = capture.Data;
+                if (status != GetPacketStatus.PacketRead || (data.Length >= 12 && data.Slice(6, 6).SequenceEqual(_mac)))
+                {
+                    continue;   // the read timeout, or a frame we sent ourselves
+                }
 
-            var data = capture.Data;
-            if (data.Length >= 12 && data.Slice(6, 6).SequenceEqual(_mac))
+                length = data.Length;
+                buffer = ArrayPool<byte>.Shared.Rent(length);
+                data.CopyTo(buffer);
+            }
+            catch (Exception) when (_disposed)
             {
-                continue;   // a frame we sent ourselves
+                break;
+            }
+            finally
+            {
+                Exit();
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
-            data.CopyTo(buffer);
-            if (!_frames.Writer.TryWrite((buffer, data.Length)))
+            if (!_frames.Writer.TryWrite((buffer, length)))
             {
                 ArrayPool<byte>.Shared.Return(buffer);
                 Interlocked.Increment(ref _overflow);
@@ -121,12 +131,7 @@ internal sealed class PcapRawLink : IBlockingRawLink
     public ValueTask SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        lock (_sendGate)
-        {
-            _device.SendPacket(frame.Span);
-        }
-
+        Send(frame.Span);
         return ValueTask.CompletedTask;
     }
 
@@ -158,38 +163,89 @@ internal sealed class PcapRawLink : IBlockingRawLink
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var status = _device.GetNextPacket(out var capture);
-            if (status == GetPacketStatus.Error)
+            ObjectDisposedException.ThrowIf(!TryEnter(), this);
+            try
             {
-                throw new IOException($"pcap read on {Name} failed");
-            }
+                var status = _device.GetNextPacket(out var capture);
+                if (status == GetPacketStatus.Error)
+                {
+                    throw new IOException($"pcap read on {Name} failed");
+                }
 
-            if (status != GetPacketStatus.PacketRead)
+                var data = capture.Data;
+                if (status != GetPacketStatus.PacketRead || (data.Length >= 12 && data.Slice(6, 6).SequenceEqual(_mac)))
+                {
+                    continue;   // the read timeout, or a frame we sent ourselves
+                }
+
+                var length = Math.Min(data.Length, buffer.Length);
+                data[..length].CopyTo(buffer);
+                return length;
+            }
+            finally
             {
-                continue;   // the read timeout
+                Exit();
             }
-
-            var data = capture.Data;
-            if (data.Length >= 12 && data.Slice(6, 6).SequenceEqual(_mac))
-            {
-                continue;
-            }
-
-            var length = Math.Min(data.Length, buffer.Length);
-            data[..length].CopyTo(buffer);
-            return length;
         }
     }
 
     public void Send(ReadOnlySpan<byte> frame)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        lock (_sendGate)
+        ObjectDisposedException.ThrowIf(!TryEnter(), this);
+        try
         {
-            _device.SendPacket(frame);
+            lock (_sendGate)
+            {
+                _device.SendPacket(frame);
+            }
+        }
+        finally
+        {
+            Exit();
         }
     }
+
+    /// <summary>
+    /// Frames the kernel dropped before libpcap read them (its ring full, <c>pcap_stats</c> ps_drop) plus frames
+    /// this link dropped because nobody took them from its queue.
+    /// </summary>
+    public long ReceiveDrops
+    {
+        get
+        {
+            if (TryEnter())
+            {
+                try
+                {
+                    if (PcapStats.TryRead(_device.Handle, out var dropped))
+                    {
+                        Interlocked.Exchange(ref _kernelDrops, dropped);
+                    }
+                }
+                finally
+                {
+                    Exit();
+                }
+            }
+
+            return Interlocked.Read(ref _kernelDrops) + Overflow;
+        }
+    }
+
+    /// <summary>Counts a call into libpcap; false once the link is closing. Both sides fence (Dekker).</summary>
+    private bool TryEnter()
+    {
+        Interlocked.Increment(ref _inPcap);
+        if (Volatile.Read(ref _closing) == 0)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _inPcap);
+        return false;
+    }
+
+    private void Exit() => Interlocked.Decrement(ref _inPcap);
 
     public async ValueTask DisposeAsync()
     {
@@ -199,11 +255,21 @@ internal sealed class PcapRawLink : IBlockingRawLink
         }
 
         _disposed = true;
-        if (_reader.IsAlive)
+        Interlocked.Exchange(ref _closing, 1);
+
+        // Every call notices within the read timeout (100 ms); one that never returns keeps the handle open
+        // (closed with the process) rather than have it freed under it.
+        var deadline = Environment.TickCount64 + 2000;
+        while (Volatile.Read(ref _inPcap) != 0 && Environment.TickCount64 < deadline)
         {
-            await Task.Run(() => _reader.Join(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+            await Task.Delay(10).ConfigureAwait(false);
         }
-        _device.Close();
+
+        if (Volatile.Read(ref _inPcap) == 0)
+        {
+            _device.Close();
+        }
+
         while (_frames.Reader.TryRead(out var item))
         {
             ArrayPool<byte>.Shared.Return(item.Buffer);

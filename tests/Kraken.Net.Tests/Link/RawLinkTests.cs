@@ -201,4 +201,52 @@ public class RealRawLinkTests
         using var brief = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await either.ReceiveAsync(buffer, brief.Token));
     }
+
+    /// <summary>
+    /// Closing a link while another thread blocks in its Receive (the DHCP server's thread at shutdown) ends that
+    /// Receive; libpcap's handle is not freed under it, which killed the daemon with SIGSEGV on SIGTERM. Repeated:
+    /// the window was a fraction of the read timeout. A regression takes the test process down with it.
+    /// </summary>
+    [Theory]
+    [InlineData(RawLinkKind.Pcap)]
+    [InlineData(RawLinkKind.AfPacket)]
+    public async Task Disposing_a_link_under_a_blocked_receive_ends_the_receive_and_never_crashes(RawLinkKind kind)
+    {
+        using var net = new VethNamespaces();
+        await using var client = NetworkNamespace.OpenLink(net.NamespaceB, net.InterfaceB, RawLinkKind.AfPacket, new RawLinkFilter(UdpPort: 68));
+        var frame = new byte[UdpFrame.HeaderLength + 100];
+        UdpFrame.Write(frame, MacAddress.From(client.HardwareAddress), MacAddress.Broadcast, 0xC6120002, Ipv4.Broadcast, 68, 67, new byte[100]);
+        for (var round = 0; round < 10; round++)
+        {
+            var link = (IBlockingRawLink)NetworkNamespace.OpenLink(net.NamespaceA, net.InterfaceA, kind, new RawLinkFilter(UdpPort: 67));
+            using var stop = new CancellationTokenSource();
+            var reader = new Thread(() =>
+            {
+                var buffer = new byte[2048];
+                try
+                {
+                    while (true)
+                    {
+                        link.Receive(buffer, stop.Token);
+                    }
+                }
+                catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
+                {
+                    // Ended by the close.
+                }
+            }) { IsBackground = true };
+            reader.Start();
+
+            // Frames keep the reader inside libpcap's buffer as often as in its poll.
+            for (var i = 0; i < 50; i++)
+            {
+                await client.SendAsync(frame);
+            }
+
+            await Task.Delay(20 * round);
+            await link.DisposeAsync();
+            await stop.CancelAsync();
+            Assert.True(reader.Join(TimeSpan.FromSeconds(5)), $"round {round}: the blocked Receive did not end after the close");
+        }
+    }
 }
