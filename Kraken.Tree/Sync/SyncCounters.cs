@@ -20,6 +20,7 @@ public sealed class SyncCounters
     private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.sync.drops", "{frame}", "Received frames dropped, by reason.");
     private static readonly Counter<long> s_transitions = s_meter.CreateCounter<long>("kraken.sync.adjacency.transitions", "{transition}", "Adjacency state transitions.");
     private static readonly Counter<long> s_refusals = s_meter.CreateCounter<long>("kraken.sync.join.refusals", "{join}", "Join requests refused.");
+    private static readonly Counter<long> s_recordsRefused = s_meter.CreateCounter<long>("kraken.sync.records.refused", "{record}", "Received records left out for breaking the state model's value rules.");
 
     private readonly long[] _sent = new long[SyncProtocolNames.MaxType + 1];
     private readonly long[] _sentBytes = new long[SyncProtocolNames.MaxType + 1];
@@ -28,6 +29,7 @@ public sealed class SyncCounters
     private readonly long[] _drops = new long[SyncProtocolNames.ReasonCount];
     private long _transitions;
     private long _refusals;
+    private long _recordsRefused;
 
     public long Sent(MessageType type) => Volatile.Read(ref _sent[(int)type]);
 
@@ -50,6 +52,9 @@ public sealed class SyncCounters
     public long Transitions => Volatile.Read(ref _transitions);
 
     public long JoinRefusals => Volatile.Read(ref _refusals);
+
+    /// <summary>Received records left out because a value or the record broke the state model's rules.</summary>
+    public long RecordsRefused => Volatile.Read(ref _recordsRefused);
 
     internal void OnSent(MessageType type, int bytes) => Count(_sent, _sentBytes, type, bytes, "out");
 
@@ -78,6 +83,12 @@ public sealed class SyncCounters
     {
         Interlocked.Increment(ref _transitions);
         s_transitions.Add(1, new KeyValuePair<string, object?>("from", StateName(from)), new KeyValuePair<string, object?>("to", StateName(to)));
+    }
+
+    internal void OnRecordRefused()
+    {
+        Interlocked.Increment(ref _recordsRefused);
+        s_recordsRefused.Add(1);
     }
 
     internal void OnRefusal(string reason)
