@@ -133,6 +133,7 @@ public static partial class ApiEndpoints
 
             var values = ApiSupport.ParseValues(daemon.Store.Schema, set, "\"set\"");
             var targets = selection.Apply(daemon.Store, StateView.Cfg);
+            CheckRecordSizes(targets, values);
             var changed = new List<NodeId>();
             daemon.Store.Batch(s =>
             {
@@ -246,5 +247,31 @@ public static partial class ApiEndpoints
         ApiSupport.WriteValue(w, "value", url.IsLeaf ? url.Get(record) : StateValue.None);
         w.WriteNumber("version", record.Version);
         w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A batch stops at the first write that fails, keeping the ones before: text that would take a record past its
+    /// size limit is found before anything is written. Each value was checked when it was parsed.
+    /// </summary>
+    private static void CheckRecordSizes(IReadOnlyList<NodeRecord> targets, KeyValuePair<StateUrl, StateValue>[] values)
+    {
+        if (!values.Any(v => v.Value.Kind == ValueKind.String))
+        {
+            return;
+        }
+
+        foreach (var t in targets)
+        {
+            var editor = t.Edit();
+            foreach (var (url, value) in values)
+            {
+                editor.Set(url, value);
+            }
+
+            if (!ValueRules.TryCheckSize(editor.Build(), out var error))
+            {
+                throw new InvalidStateValueException("/", $"Node {t.Id}: {error}; nothing was changed.") { Node = t.Id };
+            }
+        }
     }
 }

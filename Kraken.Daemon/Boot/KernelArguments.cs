@@ -186,9 +186,10 @@ public sealed record KernelArguments
             Fail(IdKey, Id.ToString(), "is the nil UUID, not a node id");
         }
 
-        if (Name is { } name && (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        // What Cfg accepts as a host name (RFC 1123, up to 253), and '_' as before for names taken from /Nodename.
+        if (Name is { } name && !ValueRules.IsHostName(name.Replace('_', 'u')))
         {
-            Fail(NameKey, name, "is not a host name (1..64 letters, digits, '-', '_' and '.')");
+            Fail(NameKey, name, $"is not a host name (dot-separated labels of 1..{ValueRules.MaxLabelLength} letters, digits, '-' and '_', at most {ValueRules.MaxHostNameLength})");
         }
 
         if (Mac is { } mac && (mac.Value == 0 || mac.IsGroup))

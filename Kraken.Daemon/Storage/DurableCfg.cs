@@ -37,7 +37,15 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
         _logger = logger;
         foreach (var record in database.LoadAll(store.Schema))
         {
-            store.Create(record);
+            try
+            {
+                store.Create(record);
+            }
+            catch (StateException e)
+            {
+                // Stored before a rule it breaks existed: loading it would serve and sync it, dropping it would lose Cfg.
+                throw new Hosting.DaemonConfigException(database.Path, $"holds a value this version refuses (stored before the rule): {e.Message}");
+            }
 
             // Restore the stored version, so children that hold a copy see later changes as newer.
             if (record.Version > 1)

@@ -166,6 +166,36 @@ public sealed class NodeRecord
     internal NodeRecord WithVersion(ulong version) =>
         version == Version ? this : new NodeRecord(Schema, Id, version, Nodename, RunState, PhysState, Arch, Platform, ParentId, BackupParents, _extensions, _services);
 
+    /// <summary>
+    /// The size of the record's protobuf form (<see cref="NodeRecordCodec.ToBytes"/>, as stored and synced), computed
+    /// without encoding it.
+    /// </summary>
+    public int EncodedSize()
+    {
+        const int IdField = 1 + 1 + NodeId.Size;
+        var size = IdField + ValueRules.StringSize(Nodename) + ValueRules.StringSize(Arch) + ValueRules.StringSize(Platform);
+        size += RunState is { } run ? 1 + CodedOutputStream.ComputeEnumSize((int)run) : 0;
+        size += PhysState is { } phys ? 1 + CodedOutputStream.ComputeEnumSize((int)phys) : 0;
+        size += (ParentId is null ? 0 : IdField) + (BackupParents.Length * IdField);
+        size += Version == 0 ? 0 : 1 + CodedOutputStream.ComputeUInt64Size(Version);
+        foreach (var s in _services)
+        {
+            size += 1 + CodedOutputStream.ComputeMessageSize(s);
+        }
+
+        for (var i = 0; i < _extensions.Length; i++)
+        {
+            if (_extensions[i] is { } ext)
+            {
+                var value = ext.CalculateSize();
+                var inner = ValueRules.StringSize(Schema.Extensions[i].Name) + (value == 0 ? 0 : 1 + CodedOutputStream.ComputeLengthSize(value) + value);
+                size += 1 + CodedOutputStream.ComputeLengthSize(inner) + inner;
+            }
+        }
+
+        return size;
+    }
+
     /// <summary>Every set value, in canonical order: core fields, extensions in registration order, services by id.</summary>
     public IEnumerable<KeyValuePair<StateUrl, StateValue>> Values()
     {

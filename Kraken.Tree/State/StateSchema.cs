@@ -76,7 +76,7 @@ public sealed class StateSchema
                     CoreField.RunState => StateValueType.ForEnum(EnumTypes.RunState),
                     CoreField.PhysState => StateValueType.ForEnum(EnumTypes.PhysState),
                     CoreField.BackupParents => StateValueType.NodeIdList,
-                    _ => StateValueType.String,
+                    _ => StateValueType.ForText(TextRule.Text, ValueRules.MaxNameBytes),
                 },
             };
         }
@@ -480,11 +480,20 @@ public sealed class StateSchema
         var format = options?.GetExtension(OptionsExtensions.Format) ?? ValueFormat.FormatPlain;
         var max = options?.GetExtension(OptionsExtensions.MaxValue) ?? 0;
         var sensitive = options?.GetExtension(OptionsExtensions.Sensitive) ?? false;
+        var maxLength = options?.GetExtension(OptionsExtensions.MaxLength) is { } length and > 0 ? (int)Math.Min(length, int.MaxValue) : ValueRules.MaxTextBytes;
         return field.FieldType switch
         {
             FieldType.Enum => StateValueType.ForEnum(field.EnumType),
             FieldType.Bool => StateValueType.Bool,
-            FieldType.String => sensitive ? StateValueType.Create(ValueKind.String, 0, true) : StateValueType.String,
+            FieldType.String => StateValueType.ForText(
+                format switch
+                {
+                    ValueFormat.FormatHostname => TextRule.HostName,
+                    ValueFormat.FormatInterfaceName => TextRule.InterfaceName,
+                    _ => TextRule.Text,
+                },
+                maxLength,
+                sensitive),
             FieldType.Int32 or FieldType.SInt32 or FieldType.SFixed32 or FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 => StateValueType.Int,
             FieldType.Fixed32 when format == ValueFormat.FormatIpv4 => StateValueType.IPv4,
             FieldType.Fixed64 when format == ValueFormat.FormatMac => StateValueType.Mac,

@@ -7,7 +7,8 @@ namespace Kraken.Tree.State;
 /// <summary>
 /// Holds the Cfg and Dsc records of a set of nodes. Reads are lock-free and return immutable snapshots.
 /// Writes are serialized; each one that changes something bumps the node's version in that view and
-/// emits its changes, in order, to every observer. A write that fails validation changes nothing.
+/// emits its changes, in order, to every observer. A write that fails validation changes nothing: every value
+/// must fit its URL's type and rules and every record <see cref="ValueRules.MaxRecordBytes"/> (see <see cref="ValueRules"/>).
 /// </summary>
 public sealed partial class StateStore
 {
@@ -24,6 +25,12 @@ public sealed partial class StateStore
     }
 
     public StateSchema Schema { get; }
+
+    /// <summary>
+    /// False stands up a store as a daemon from before the value rules kept it: whole records are stored unchecked.
+    /// Only for tests of the receiving side of sync, which must cope with such a sender.
+    /// </summary>
+    internal bool EnforceValueRules { get; init; } = true;
 
     public int Count => _nodes.Count;
 
@@ -108,6 +115,15 @@ public sealed partial class StateStore
             throw new ArgumentException($"Dsc record {dsc.Id} does not belong to node {cfg.Id}.", nameof(dsc));
         }
 
+        if (EnforceValueRules)
+        {
+            ValueRules.CheckRecord(cfg);
+            if (dsc is not null)
+            {
+                ValueRules.CheckRecord(dsc);
+            }
+        }
+
         lock (_writeLock)
         {
             if (_nodes.ContainsKey(cfg.Id))
@@ -173,6 +189,10 @@ public sealed partial class StateStore
             }
 
             var next = editor.Build();
+            if (EnforceValueRules)
+            {
+                CheckSize(next);
+            }
             return allLeaves ? CommitLeaves(entry, view, old, next, values) : CommitRecord(entry, view, old, next, null);
         }
     }
@@ -185,6 +205,10 @@ public sealed partial class StateStore
     public NodeRecord Replace(StateView view, NodeRecord record, ulong? expectedVersion = null, ulong? version = null)
     {
         CheckSchema(record);
+        if (EnforceValueRules)
+        {
+            ValueRules.CheckRecord(record);
+        }
         lock (_writeLock)
         {
             var entry = _nodes.TryGetValue(record.Id, out var e) ? e : throw new NodeNotFoundException(record.Id);
@@ -319,6 +343,15 @@ public sealed partial class StateStore
         if (record.Id.IsNil)
         {
             throw new InvalidStateValueException("/Id", "The nil id is not a valid node id.");
+        }
+    }
+
+    // The editor has checked each value; the record as a whole may still have grown past its limit.
+    private static void CheckSize(NodeRecord record)
+    {
+        if (!ValueRules.TryCheckSize(record, out var error))
+        {
+            throw new InvalidStateValueException("/", $"Node {record.Id}: {error}.") { Node = record.Id };
         }
     }
 

@@ -1,4 +1,4 @@
-// What a leaf state URL accepts: its kind, enum names, limits; parses and validates text values.
+// What a leaf state URL accepts: its kind, enum names, limits and text rules; parses and validates text values.
 using System.Collections.Immutable;
 using System.Globalization;
 using Google.Protobuf.Reflection;
@@ -7,12 +7,14 @@ namespace Kraken.Tree.State;
 
 public sealed class StateValueType
 {
-    private StateValueType(ValueKind kind, EnumDescriptor? enumType, ulong max, bool sensitive)
+    private StateValueType(ValueKind kind, EnumDescriptor? enumType, ulong max, bool sensitive, TextRule rule = TextRule.Text, int maxLength = ValueRules.MaxTextBytes)
     {
         Kind = kind;
         EnumType = enumType;
         MaxValue = max;
         Sensitive = sensitive;
+        Rule = rule;
+        MaxLength = maxLength;
     }
 
     public ValueKind Kind { get; }
@@ -25,6 +27,13 @@ public sealed class StateValueType
     /// <summary>Secrets and secret references: never logged, masked by the API.</summary>
     public bool Sensitive { get; }
 
+    /// <summary>What a string value holds (free text, a host name...): the rule it is checked by.</summary>
+    public TextRule Rule { get; }
+
+    /// <summary>The longest string accepted, in UTF-8 bytes.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>Free text of up to <see cref="ValueRules.MaxTextBytes"/> bytes.</summary>
     public static StateValueType String { get; } = new(ValueKind.String, null, 0, false);
 
     public static StateValueType Bool { get; } = new(ValueKind.Bool, null, 0, false);
@@ -45,6 +54,13 @@ public sealed class StateValueType
 
     public static StateValueType Create(ValueKind kind, ulong max, bool sensitive) => new(kind, null, max, sensitive);
 
+    /// <summary>A string type checked by <paramref name="rule"/>, at most <paramref name="maxLength"/> UTF-8 bytes long.</summary>
+    public static StateValueType ForText(TextRule rule, int maxLength = ValueRules.MaxTextBytes, bool sensitive = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
+        return rule == TextRule.Text && maxLength == ValueRules.MaxTextBytes && !sensitive ? String : new(ValueKind.String, null, 0, sensitive, rule, maxLength);
+    }
+
     /// <summary>A short description of what is valid, for error messages.</summary>
     public string Describe() => Kind switch
     {
@@ -52,7 +68,12 @@ public sealed class StateValueType
         ValueKind.Bool => "true or false",
         ValueKind.Int => "an integer",
         ValueKind.UInt => MaxValue > 0 ? $"an integer from 0 to {MaxValue}" : "a non-negative integer",
-        ValueKind.String => "a string",
+        ValueKind.String => Rule switch
+        {
+            TextRule.HostName => $"a host name (RFC 1123: labels of 1 to {ValueRules.MaxLabelLength} letters, digits and '-', at most {Math.Min(MaxLength, ValueRules.MaxHostNameLength)} characters)",
+            TextRule.InterfaceName => $"an interface name (1 to {ValueRules.MaxInterfaceNameLength} characters, no '/', ':' or whitespace)",
+            _ => $"a string of at most {MaxLength} bytes without control characters",
+        },
         ValueKind.IPv4 => "an IPv4 address such as 198.18.0.1",
         ValueKind.Mac => "a MAC address such as 52:54:00:18:00:01",
         ValueKind.NodeId => "a node id (UUID)",
@@ -105,8 +126,7 @@ public sealed class StateValueType
 
                 break;
             case ValueKind.String:
-                value = StateValue.FromString(text);
-                return true;
+                return TryCheck(StateValue.FromString(text), out value, out error);
             case ValueKind.IPv4:
                 if (StateValue.TryParseIPv4(text, out var ip))
                 {
@@ -202,6 +222,8 @@ public sealed class StateValueType
                 return false;
             case ValueKind.NodeId when candidate.NodeId.IsNil:
                 error = "the nil id is not a valid node id";
+                return false;
+            case ValueKind.String when !ValueRules.TryCheckText(candidate.String, Rule, MaxLength, out error, Sensitive):
                 return false;
         }
 

@@ -184,7 +184,13 @@ public sealed partial class StateFileReader
             ReadNodeProperty(context, property);
         }
 
-        return editor.Build();
+        var record = editor.Build();
+        if (!ValueRules.TryCheckSize(record, out var tooLarge))
+        {
+            Error(index, id, "/", tooLarge!);
+        }
+
+        return record;
     }
 
     private static bool IsLegacyNode(JsonElement node)

@@ -21,6 +21,7 @@ public sealed class SyncCounters
     private static readonly Counter<long> s_transitions = s_meter.CreateCounter<long>("kraken.sync.adjacency.transitions", "{transition}", "Adjacency state transitions.");
     private static readonly Counter<long> s_refusals = s_meter.CreateCounter<long>("kraken.sync.join.refusals", "{join}", "Join requests refused.");
     private static readonly Counter<long> s_workFailures = s_meter.CreateCounter<long>("kraken.sync.work.failures", "{failure}", "Timer callbacks and passes of the sync engine that failed and were armed again, by work.");
+    private static readonly Counter<long> s_recordsRefused = s_meter.CreateCounter<long>("kraken.sync.records.refused", "{record}", "Received records left out for breaking the state model's value rules.");
 
     private readonly long[] _sent = new long[SyncProtocolNames.MaxType + 1];
     private readonly long[] _sentBytes = new long[SyncProtocolNames.MaxType + 1];
@@ -30,6 +31,7 @@ public sealed class SyncCounters
     private long _transitions;
     private long _refusals;
     private readonly long[] _workFailures = new long[SyncEngine.WorkNames.Length];
+    private long _recordsRefused;
 
     public long Sent(MessageType type) => Volatile.Read(ref _sent[(int)type]);
 
@@ -57,6 +59,8 @@ public sealed class SyncCounters
     public long WorkFailures(SyncWork work) => Volatile.Read(ref _workFailures[(int)work]);
 
     public long TotalWorkFailures => Sum(_workFailures);
+    /// <summary>Received records left out because a value or the record broke the state model's rules.</summary>
+    public long RecordsRefused => Volatile.Read(ref _recordsRefused);
 
     internal void OnSent(MessageType type, int bytes) => Count(_sent, _sentBytes, type, bytes, "out");
 
@@ -85,6 +89,12 @@ public sealed class SyncCounters
     {
         Interlocked.Increment(ref _transitions);
         s_transitions.Add(1, new KeyValuePair<string, object?>("from", StateName(from)), new KeyValuePair<string, object?>("to", StateName(to)));
+    }
+
+    internal void OnRecordRefused()
+    {
+        Interlocked.Increment(ref _recordsRefused);
+        s_recordsRefused.Add(1);
     }
 
     internal void OnRefusal(string reason)

@@ -396,6 +396,8 @@ public sealed partial class SyncEngine
             records.Add(NodeRecordCodec.FromBytes(b.Span, _store.Schema));
         }
 
+        records.RemoveAll(r => !Admit(r, adj.Peer));
+
         var removed = new List<NodeId>(delta.Removed.Count);
         foreach (var b in delta.Removed)
         {
@@ -511,6 +513,23 @@ public sealed partial class SyncEngine
         }
 
         _store.Replace(StateView.Dsc, record);
+    }
+
+    /// <summary>
+    /// False, counted and logged, for a received record that breaks the state model's rules (a value too long, a
+    /// control character, a bad host name, a record too large). A sender checks its writes, so this should not
+    /// happen; should it, the record is left out and this node keeps the copy it had, as if it had not come.
+    /// </summary>
+    private bool Admit(NodeRecord record, NodeId peer)
+    {
+        if (ValueRules.TryCheckRecord(record, out var url, out var error))
+        {
+            return true;
+        }
+
+        Counters.OnRecordRefused();
+        SyncLog.RecordRefused(_logger, record.Id, peer, url!, error!);
+        return false;
     }
 
     private void RemoveInbound(Adjacency adj, NodeId id)

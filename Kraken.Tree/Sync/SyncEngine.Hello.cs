@@ -323,7 +323,9 @@ public sealed partial class SyncEngine
             records.Add(NodeRecordCodec.FromBytes(b.Span, _store.Schema));
         }
 
+        // A record left out for breaking the rules is still present: the copy this node has stays.
         var present = new HashSet<NodeId>(records.Select(r => r.Id));
+        records.RemoveAll(r => !Admit(r, adj.Peer));
         var gone = Sorted(adj.Received.Nodes.Where(id => !present.Contains(id)));
         ApplyReports(() =>
         {

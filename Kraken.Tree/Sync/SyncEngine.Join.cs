@@ -327,6 +327,11 @@ public sealed partial class SyncEngine
         // Decode everything first: a malformed accept changes nothing.
         var records = accept.Cfg.Select(b => NodeRecordCodec.FromBytes(b.Span, _store.Schema)).ToList();
         var dsc = accept.Dsc.IsEmpty ? null : NodeRecordCodec.FromBytes(accept.Dsc.Span, _store.Schema);
+        records.RemoveAll(r => !Admit(r, attempt.ParentId));
+        if (dsc is not null && !Admit(dsc, attempt.ParentId))
+        {
+            dsc = null;
+        }
         if (dsc is not null && dsc.Id != Self)
         {
             adj.Dispose();

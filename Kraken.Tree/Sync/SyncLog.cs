@@ -32,6 +32,9 @@ internal static partial class SyncLog
     [LoggerMessage(4008, LogLevel.Warning, "Ignored record {Node} from {Peer}: {Reason}")]
     public static partial void RecordIgnored(ILogger logger, NodeId node, NodeId peer, string reason);
 
+    [LoggerMessage(4050, LogLevel.Warning, "Refused record {Node} from {Peer}: {Url}: {Reason}")]
+    public static partial void RecordRefused(ILogger logger, NodeId node, NodeId peer, string url, string reason);
+
     [LoggerMessage(4009, LogLevel.Warning, "Joined {Parent} with a bootstrap credential but it sent no join secret: a later re-join will be refused")]
     public static partial void NoSecrets(ILogger logger, NodeId parent);
 

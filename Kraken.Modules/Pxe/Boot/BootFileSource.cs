@@ -25,7 +25,18 @@ public sealed class BootFileSource(BootFiles files, ITftpFileSource fallback) : 
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(client);
-        if (_files.TryRenderForClient(path, client.Address) is { } rendered)
+        byte[]? rendered;
+        try
+        {
+            rendered = _files.TryRenderForClient(path, client.Address);
+        }
+        catch (BootRenderException)
+        {
+            // The client's own file exists but cannot be said safely: not found, and never a same-named plain file.
+            return ValueTask.FromResult<TftpFile?>(null);
+        }
+
+        if (rendered is not null)
         {
             return ValueTask.FromResult<TftpFile?>(new TftpFile(new MemoryStream(rendered, writable: false), rendered.Length));
         }

@@ -115,24 +115,39 @@ public sealed class BootFiles
     /// <summary>The TFTP path pxelinux asks for first: <c>pxelinux.cfg/01-52-54-00-18-00-01</c>.</summary>
     public static string PxelinuxName(PhysicalAddress mac) => PxelinuxPrefix + BootNode.FormatMac(mac, '-');
 
-    public string RenderKernelArgs(BootNode node) => _kernelArgs.Render(f => Value(node, f, kernelArgs: null));
+    /// <summary>
+    /// The node's kernel command line: a value with spaces is quoted as the kernel reads it back; one that cannot be
+    /// said there (a double quote, a control character) is a <see cref="BootRenderException"/>.
+    /// </summary>
+    public string RenderKernelArgs(BootNode node) => RenderKernelArgs(node, BootSyntax.KernelCommandLine);
 
+    /// <summary>The node's iPXE script; throws <see cref="BootRenderException"/> for a value iPXE or the kernel cannot take safely.</summary>
     public string RenderIpxe(BootNode node)
     {
-        var args = RenderKernelArgs(node);
-        return _ipxe.Render(f => Value(node, f, args));
+        var args = RenderKernelArgs(node, BootSyntax.KernelCommandLine | BootSyntax.Ipxe);
+        return _ipxe.Render(f => Value(node, f, args), BootSyntax.Ipxe, node.Id, KernelArgsField);
     }
 
+    /// <summary>The node's pxelinux config; throws <see cref="BootRenderException"/> for a value that cannot be said safely.</summary>
     public string RenderPxelinux(BootNode node)
     {
-        var args = RenderKernelArgs(node);
-        return _pxelinux.Render(f => Value(node, f, args));
+        var args = RenderKernelArgs(node, BootSyntax.KernelCommandLine | BootSyntax.Pxelinux);
+        return _pxelinux.Render(f => Value(node, f, args), BootSyntax.Pxelinux, node.Id, KernelArgsField);
+    }
+
+    private const string KernelArgsField = "kernel-args";
+
+    private string RenderKernelArgs(BootNode node, BootSyntax syntax)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return _kernelArgs.Render(f => Value(node, f, kernelArgs: null), syntax, node.Id, null);
     }
 
     /// <summary>
     /// The rendered file for a TFTP read of <paramref name="path"/> by <paramref name="client"/>: the client's
     /// iPXE script (<see cref="BootFilesOptions.IpxeScriptName"/>) or its own pxelinux config; null when the
-    /// client is not a node we boot or the path is not one of its files.
+    /// client is not a node we boot or the path is not one of its files. Throws <see cref="BootRenderException"/> when
+    /// the node's file cannot be rendered safely.
     /// </summary>
     public byte[]? TryRenderForClient(string path, IPAddress client)
     {

@@ -1,5 +1,6 @@
 // Boot file templates: text with {{placeholder}} fields, parsed and checked once, rendered per node.
 using System.Text;
+using Kraken.Tree.State;
 
 namespace Kraken.Modules.Pxe;
 
@@ -77,13 +78,104 @@ public sealed class BootTemplate
     }
 
     /// <summary>Renders with <paramref name="values"/>; a field without a value renders as nothing.</summary>
-    public string Render(Func<string, string?> values)
+    public string Render(Func<string, string?> values) => Render(values, BootSyntax.None, default, null);
+
+    /// <summary>
+    /// Renders with <paramref name="values"/> for <paramref name="syntax"/>: each value is checked against the
+    /// language's rules (<see cref="BootRenderException"/> naming <paramref name="node"/> and the field when it cannot
+    /// be said safely), and for the kernel command line a parameter whose value holds spaces is quoted
+    /// (<c>key="a b"</c>) unless the template quotes it itself. <paramref name="verbatimField"/> is inserted
+    /// unchecked: text already rendered for this file (the kernel arguments inside a script).
+    /// </summary>
+    public string Render(Func<string, string?> values, BootSyntax syntax, NodeId node, string? verbatimField)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var sb = new StringBuilder(Text.Length + 64);
+        var output = new StringBuilder(Text.Length + 64);
+        var kernel = syntax.HasFlag(BootSyntax.KernelCommandLine);
+        var token = new StringBuilder();
+        var tokenHasSpace = false;
+        var tokenHasQuote = false;
+
+        void EndToken()
+        {
+            if (tokenHasSpace && !tokenHasQuote)
+            {
+                BootEscaping.AppendQuoted(output, token.ToString());
+            }
+            else
+            {
+                output.Append(token);
+            }
+
+            token.Clear();
+            tokenHasSpace = tokenHasQuote = false;
+        }
+
         foreach (var s in _segments)
         {
-            sb.Append(s.Field is null ? s.Literal : values(s.Field));
+            if (s.Field is null)
+            {
+                if (!kernel)
+                {
+                    output.Append(s.Literal);
+                    continue;
+                }
+
+                foreach (var c in s.Literal!)
+                {
+                    if (KernelWhitespace(c))
+                    {
+                        EndToken();
+                        output.Append(c);
+                    }
+                    else
+                    {
+                        token.Append(c);
+                        tokenHasQuote |= c == '"';
+                    }
+                }
+
+                continue;
+            }
+
+            var value = values(s.Field) ?? "";
+            if (s.Field != verbatimField && BootEscaping.Refusal(value, syntax) is { } refusal)
+            {
+                throw new BootRenderException(node, s.Field, $"'{Shorten(value)}' {refusal} ({Key})");
+            }
+
+            if (kernel)
+            {
+                token.Append(value);
+                tokenHasSpace |= value.Contains(' ', StringComparison.Ordinal);
+            }
+            else
+            {
+                output.Append(value);
+            }
+        }
+
+        EndToken();
+        return output.ToString();
+    }
+
+    // The kernel's isspace: space and \t to \r.
+    private static bool KernelWhitespace(char c) => c is ' ' or (>= '\t' and <= '\r');
+
+    private static string Shorten(string value)
+    {
+        var shown = value.Length <= 40 ? value : value[..40] + "...";
+        var sb = new StringBuilder(shown.Length);
+        foreach (var c in shown)
+        {
+            if (ValueRules.FindControl(c.ToString()) >= 0)
+            {
+                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                sb.Append(c);
+            }
         }
 
         return sb.ToString();

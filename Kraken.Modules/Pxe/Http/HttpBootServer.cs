@@ -206,7 +206,20 @@ public sealed partial class HttpBootServer : IAsyncDisposable
             return;
         }
 
-        var body = System.Text.Encoding.UTF8.GetBytes(_files!.RenderIpxe(node));
+        string script;
+        try
+        {
+            script = _files!.RenderIpxe(node);
+        }
+        catch (BootRenderException e)
+        {
+            // Validation keeps such values out of Cfg; this is the last line, and a script with them is never sent.
+            Log.NotRendered(_logger, client, path, e.Message);
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            return;
+        }
+
+        var body = System.Text.Encoding.UTF8.GetBytes(script);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/plain; charset=utf-8";
@@ -404,5 +417,8 @@ public sealed partial class HttpBootServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "A fetch handler failed")]
         public static partial void HandlerFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "{Client} asked for {Path}: the script cannot be rendered safely: {Reason}")]
+        public static partial void NotRendered(ILogger logger, IPEndPoint client, string path, string reason);
     }
 }

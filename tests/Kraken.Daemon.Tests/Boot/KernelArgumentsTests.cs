@@ -149,8 +149,8 @@ public sealed class KernelArgumentsTests
     [InlineData("kraken.parent=", "kraken.parent", "kraken.parent: is required (the parents' addresses, ADDR[:PORT][,ADDR[:PORT]...], default port 31415)")]
     [InlineData("kraken.mac= kraken.iface=", "kraken.mac", "kraken.mac: is required, or kraken.iface (the uplink NIC by MAC, or by name)")]
     // Values.
-    [InlineData("kraken.name=n/11", "kraken.name", "kraken.name: 'n/11' is not a host name (1..64 letters, digits, '-', '_' and '.')")]
-    [InlineData("kraken.name=\"n 11\"", "kraken.name", "kraken.name: 'n 11' is not a host name (1..64 letters, digits, '-', '_' and '.')")]
+    [InlineData("kraken.name=n/11", "kraken.name", "kraken.name: 'n/11' is not a host name (dot-separated labels of 1..63 letters, digits, '-' and '_', at most 253)")]
+    [InlineData("kraken.name=\"n 11\"", "kraken.name", "kraken.name: 'n 11' is not a host name (dot-separated labels of 1..63 letters, digits, '-' and '_', at most 253)")]
     [InlineData("kraken.mac=52:54:00:18:00", "kraken.mac", "kraken.mac: '52:54:00:18:00' is not a MAC address (52:54:00:18:00:11, 52-54-00-18-00-11 or 525400180011)")]
     [InlineData("kraken.mac=52:54-00:18:00:11", "kraken.mac", "kraken.mac: '52:54-00:18:00:11' is not a MAC address (52:54:00:18:00:11, 52-54-00-18-00-11 or 525400180011)")]
     [InlineData("kraken.mac=5254001800zz", "kraken.mac", "kraken.mac: '5254001800zz' is not a MAC address (52:54:00:18:00:11, 52-54-00-18-00-11 or 525400180011)")]
