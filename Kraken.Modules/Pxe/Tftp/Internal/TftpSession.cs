@@ -141,7 +141,7 @@ internal sealed partial class TftpSession
         }
         catch (SocketException e)
         {
-            error = "socket error: " + e.SocketErrorCode;
+            error = Evicted ? "evicted: no acknowledgement yet while the server was full" : "socket error: " + e.SocketErrorCode;
         }
         finally
         {
