@@ -66,6 +66,11 @@ public sealed class PxeDaemonModule : IDaemonModule, IAsyncDisposable
         {
             services.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         }
+        catch (PxeConfigException e)
+        {
+            // ServerAddress not on this host, a TFTP or HTTP port taken on it.
+            throw new DaemonConfigException($"{Section}:{ConfigKey(e.Key)}", e.Message[(e.Key.Length + 2)..]);
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A missing interface, no permission to capture, a port in use, no libpcap: all stop start-up with the

@@ -126,19 +126,19 @@ public sealed class PxeServices : IAsyncDisposable
             if (_options.TftpRoot is { } tftpRoot)
             {
                 Tftp = new TftpServer(
-                    new TftpServerOptions { Endpoint = new IPEndPoint(IPAddress.Any, _options.TftpPort) },
+                    new TftpServerOptions { Endpoint = new IPEndPoint(_options.ServerAddress!, _options.TftpPort) },
                     new BootFileSource(Files, tftpRoot),
                     _time,
                     _loggerFactory.CreateLogger<TftpServer>());
                 Tftp.TransferFinished += t => Module.ObserveFetch(null, t.Client.Address, t.Path, t.Completed);
-                await Tftp.StartAsync(cancellationToken).ConfigureAwait(false);
+                await Bind(nameof(PxeOptions.TftpPort), () => Tftp.StartAsync(cancellationToken)).ConfigureAwait(false);
             }
 
             if (_options.BootRoot is { } bootRoot)
             {
-                Http = new HttpBootServer(new HttpBootOptions { Endpoint = new IPEndPoint(IPAddress.Any, _options.HttpPort), Root = bootRoot }, Files, _loggerFactory);
+                Http = new HttpBootServer(new HttpBootOptions { Endpoint = new IPEndPoint(_options.ServerAddress!, _options.HttpPort), Root = bootRoot }, Files, _loggerFactory);
                 Http.Fetched += f => Module.ObserveFetch(f.Node, f.Client.Address, f.Path, f.Completed);
-                await Http.StartAsync(cancellationToken).ConfigureAwait(false);
+                await Bind(nameof(PxeOptions.HttpPort), () => Http.StartAsync(cancellationToken)).ConfigureAwait(false);
             }
 
             if (_options.RouterAdvertisements)
@@ -217,6 +217,35 @@ public sealed class PxeServices : IAsyncDisposable
         }
 
         _stop.Dispose();
+    }
+
+    // TFTP and HTTP boot listen on ServerAddress only, not on every address of the host: an address that is not
+    // this host's, or a port already taken there, is named as the setting to fix.
+    private async Task Bind(string portKey, Func<Task> start)
+    {
+        try
+        {
+            await start().ConfigureAwait(false);
+        }
+        catch (Exception e) when (SocketError(e) is { } error)
+        {
+            throw error == System.Net.Sockets.SocketError.AddressNotAvailable
+                ? new PxeConfigException(nameof(PxeOptions.ServerAddress), $"'{_options.ServerAddress}' is not an address of this host (TFTP and HTTP boot listen on it)")
+                : new PxeConfigException(portKey, $"cannot listen on {_options.ServerAddress}: {e.Message}");
+        }
+    }
+
+    private static System.Net.Sockets.SocketError? SocketError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is System.Net.Sockets.SocketException s)
+            {
+                return s.SocketErrorCode;
+            }
+        }
+
+        return null;
     }
 
     private IRawLink Open(RawLinkFilter filter, string purpose)

@@ -45,6 +45,8 @@ var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedAtStart;
 var n = server.Counters;
 Console.WriteLine($"transfers completed {n.TransfersCompleted}, failed {n.TransfersFailed}, bytes {n.BytesSent}, blocks {n.BlocksSent}, " +
     $"retransmissions {n.Retransmissions}, duplicate acks {n.DuplicateAcks}, dropped {n.DroppedTotal}, " +
-    $"segmented sends {n.SegmentedSends}, segmentation fallbacks {n.SegmentationFallbacks}; " +
+    $"segmented sends {n.SegmentedSends}, segmentation fallbacks {n.SegmentationFallbacks}, " +
+    $"evicted {n.TransfersEvicted}, unacknowledged {n.TransfersUnacknowledged}, busy {n.Dropped(TftpDropReason.Busy)}, " +
+    $"client limit {n.Dropped(TftpDropReason.ClientLimit)}, bytes to unproven clients {n.UnprovenBytesSent}; " +
     $"heap allocated while serving {allocated} bytes ({(double)allocated / Math.Max(1, n.BlocksSent):F2} per block), gen0 GCs {GC.CollectionCount(0)}");
 return 0;

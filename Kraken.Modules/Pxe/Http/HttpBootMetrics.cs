@@ -14,6 +14,11 @@ public sealed class HttpBootCounters
     private readonly Counter<long> _bytes;
     private readonly Counter<long> _fetches;
     private readonly Counter<long> _errors;
+    private readonly Counter<long> _refusedConnections;
+    private readonly UpDownCounter<long> _connections;
+    private long _connectionCount;
+    private long _refusedTotal;
+    private long _refusedClient;
     private long _requestCount;
     private long _scripts;
     private long _files;
@@ -33,7 +38,18 @@ public sealed class HttpBootCounters
         _bytes = m.CreateCounter<long>("kraken.httpboot.bytes", "By", "Response body bytes sent.");
         _fetches = m.CreateCounter<long>("kraken.httpboot.fetches", "{fetch}", "Finished GETs by result (completed, aborted).");
         _errors = m.CreateCounter<long>("kraken.httpboot.errors", "{request}", "Requests refused, by reason (not_found, refused, range, method).");
+        _connections = m.CreateUpDownCounter<long>("kraken.httpboot.connections", "{connection}", "Connections open.");
+        _refusedConnections = m.CreateCounter<long>("kraken.httpboot.connections.refused", "{connection}", "Connections closed on arrival, by limit (total, client).");
     }
+
+    /// <summary>Connections open now.</summary>
+    public long Connections => Interlocked.Read(ref _connectionCount);
+
+    /// <summary>Connections closed on arrival because <see cref="HttpBootOptions.MaxConnections"/> were open.</summary>
+    public long ConnectionsRefusedTotal => Interlocked.Read(ref _refusedTotal);
+
+    /// <summary>Connections closed on arrival because their address had <see cref="HttpBootOptions.MaxConnectionsPerClient"/> open.</summary>
+    public long ConnectionsRefusedClient => Interlocked.Read(ref _refusedClient);
 
     public long Requests => Interlocked.Read(ref _requestCount);
 
@@ -66,6 +82,18 @@ public sealed class HttpBootCounters
         _requests.Add(1, new KeyValuePair<string, object?>("kind", script ? "script" : "file"));
     }
 
+    internal void ConnectionOpened(int delta)
+    {
+        Interlocked.Add(ref _connectionCount, delta);
+        _connections.Add(delta);
+    }
+
+    internal void ConnectionRefused(HttpBootConnectionRefusal why)
+    {
+        Interlocked.Increment(ref (why == HttpBootConnectionRefusal.Total ? ref _refusedTotal : ref _refusedClient));
+        _refusedConnections.Add(1, new KeyValuePair<string, object?>("limit", why == HttpBootConnectionRefusal.Total ? "total" : "client"));
+    }
+
     internal void Range() => Interlocked.Increment(ref _ranges);
 
     internal void Sent(long bytes, bool completed)
@@ -94,6 +122,12 @@ public sealed class HttpBootCounters
             _ => "method",
         }));
     }
+}
+
+internal enum HttpBootConnectionRefusal
+{
+    Total,
+    Client,
 }
 
 internal enum HttpBootError

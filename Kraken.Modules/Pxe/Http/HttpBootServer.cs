@@ -5,6 +5,7 @@ using Kraken.Tree.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,41 @@ public sealed class HttpBootOptions
 
     /// <summary>The meter for the counters; default the process-wide <see cref="HttpBootCounters.MeterName"/>.</summary>
     public System.Diagnostics.Metrics.Meter? Meter { get; set; }
+
+    /// <summary>Connections open at once; further ones are closed as soon as they are accepted.</summary>
+    public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>Connections open at once from one client address (a booting node uses one or two).</summary>
+    public int MaxConnectionsPerClient { get; set; } = 8;
+
+    /// <summary>Time a client has to send a request's headers; a connection that has not is closed (slow headers).</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time an idle connection (before its first request or between requests) stays open.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest request line and headers together (bytes); requests here are a GET and a path.</summary>
+    public int MaxRequestHeadersSize { get; set; } = 8 * 1024;
+
+    /// <summary>Throws naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Endpoint, nameof(Endpoint));
+        Check(BufferSize >= 512, nameof(BufferSize), $"must be at least 512, not {BufferSize}");
+        Check(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
+        Check(MaxConnectionsPerClient >= 1, nameof(MaxConnectionsPerClient), "must be at least 1");
+        Check(RequestHeadersTimeout > TimeSpan.Zero, nameof(RequestHeadersTimeout), "must be positive");
+        Check(KeepAliveTimeout > TimeSpan.Zero, nameof(KeepAliveTimeout), "must be positive");
+        Check(MaxRequestHeadersSize >= 1024, nameof(MaxRequestHeadersSize), "must be at least 1024");
+    }
+
+    private static void Check(bool ok, string name, string rule)
+    {
+        if (!ok)
+        {
+            throw new ArgumentOutOfRangeException(name, $"HTTP boot option {name} {rule}.");
+        }
+    }
 }
 
 /// <summary>One finished GET: who fetched what, how many body bytes went out, and whether all of them did.</summary>
@@ -55,6 +91,7 @@ public sealed partial class HttpBootServer : IAsyncDisposable
     private readonly BootRoot _root;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
+    private readonly ConnectionLimits _connections;
     private WebApplication? _app;
     private long _lastRefusedLog = long.MinValue;
 
@@ -64,10 +101,7 @@ public sealed partial class HttpBootServer : IAsyncDisposable
     public HttpBootServer(HttpBootOptions options, BootFiles? files, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.BufferSize < 512)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"BufferSize must be at least 512, not {options.BufferSize}.");
-        }
+        options.Validate();
 
         _options = options;
         _files = files;
@@ -75,6 +109,7 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<HttpBootServer>();
         Counters = new HttpBootCounters(options.Meter);
+        _connections = new ConnectionLimits(options.MaxConnections, options.MaxConnectionsPerClient, Counters);
     }
 
     /// <summary>Raised on a request thread as each GET ends; handlers must be quick.</summary>
@@ -107,7 +142,17 @@ public sealed partial class HttpBootServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Listen(_options.Endpoint);
+            var limits = k.Limits;
+            limits.RequestHeadersTimeout = _options.RequestHeadersTimeout;
+            limits.KeepAliveTimeout = _options.KeepAliveTimeout;
+            limits.MaxRequestHeadersTotalSize = _options.MaxRequestHeadersSize;
+            limits.MaxRequestLineSize = Math.Min(limits.MaxRequestLineSize, _options.MaxRequestHeadersSize);
+            limits.MaxRequestBodySize = 0;   // GET and HEAD only: nothing to upload
+            k.Listen(_options.Endpoint, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(next => connection => _connections.RunAsync(connection, next));
+            });
         });
         var app = builder.Build();
         app.Run(HandleAsync);

@@ -36,8 +36,14 @@ public enum TftpDropReason
     /// <summary>A packet on a transfer's port that is not an ACK or ERROR, or is too short to be one.</summary>
     BadTransferPacket,
 
-    /// <summary>A request refused because <see cref="TftpServerOptions.MaxTransfers"/> were running.</summary>
+    /// <summary>A request refused because <see cref="TftpServerOptions.MaxTransfers"/> were running, all of them acknowledged.</summary>
     Busy,
+
+    /// <summary>
+    /// A request dropped unanswered because its address already had <see cref="TftpServerOptions.MaxUnprovenPerClient"/>
+    /// transfers waiting for their first ACK.
+    /// </summary>
+    ClientLimit,
 }
 
 /// <summary>Running totals of one <see cref="TftpServer"/>; safe to read while it runs.</summary>
@@ -54,6 +60,10 @@ public sealed class TftpCounters
     private static readonly Counter<long> s_retransmits = s_meter.CreateCounter<long>("kraken.tftp.retransmissions", "{packet}", "DATA and OACK packets sent again after a timeout or a partial window.");
     private static readonly Counter<long> s_errors = s_meter.CreateCounter<long>("kraken.tftp.errors.sent", "{packet}", "ERROR packets sent.");
     private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.tftp.dropped", "{packet}", "Packets dropped or refused, by reason (tag kraken.tftp.reason).");
+    private static readonly UpDownCounter<long> s_unproven = s_meter.CreateUpDownCounter<long>("kraken.tftp.transfers.unproven", "{transfer}", "Transfers waiting for their first ACK.");
+    private static readonly Counter<long> s_evicted = s_meter.CreateCounter<long>("kraken.tftp.transfers.evicted", "{transfer}", "Transfers without their first ACK ended to make room for a new request.");
+    private static readonly Counter<long> s_expired = s_meter.CreateCounter<long>("kraken.tftp.transfers.unacknowledged", "{transfer}", "Transfers that never had their first ACK within UnprovenTimeout.");
+    private static readonly Counter<long> s_unprovenBytes = s_meter.CreateCounter<long>("kraken.tftp.unproven.bytes", "By", "Bytes sent to clients before their first ACK (DATA 1 or OACK, and their repeats).");
 
     private readonly long[] _drops = new long[Enum.GetValues<TftpDropReason>().Length];
     private long _requests;
@@ -67,6 +77,11 @@ public sealed class TftpCounters
     private long _segmentedSends;
     private long _segmentationRefused;
     private long _errors;
+    private long _unproven;
+    private long _evicted;
+    private long _expired;
+    private long _unprovenBytes;
+    private long _unprovenPackets;
 
     public long Requests => Volatile.Read(ref _requests);
 
@@ -97,6 +112,21 @@ public sealed class TftpCounters
 
     /// <summary>Transfers that fell back to one send per block because the kernel refused a segmented send (e.g. blocks larger than the path MTU).</summary>
     public long SegmentationFallbacks => Volatile.Read(ref _segmentationRefused);
+
+    /// <summary>Transfers running that have not had their first ACK.</summary>
+    public long TransfersUnproven => Volatile.Read(ref _unproven);
+
+    /// <summary>Transfers without their first ACK ended to make room (the oldest first).</summary>
+    public long TransfersEvicted => Volatile.Read(ref _evicted);
+
+    /// <summary>Transfers that never had their first ACK within <see cref="TftpServerOptions.UnprovenTimeout"/>.</summary>
+    public long TransfersUnacknowledged => Volatile.Read(ref _expired);
+
+    /// <summary>Bytes sent to clients before their first ACK: what an address that never answers can draw.</summary>
+    public long UnprovenBytesSent => Volatile.Read(ref _unprovenBytes);
+
+    /// <summary>Datagrams sent to clients before their first ACK.</summary>
+    public long UnprovenPacketsSent => Volatile.Read(ref _unprovenPackets);
 
     public long Dropped(TftpDropReason reason) => Volatile.Read(ref _drops[(int)reason]);
 
@@ -141,6 +171,31 @@ public sealed class TftpCounters
         }
     }
 
+    internal void Unproven(int delta)
+    {
+        Interlocked.Add(ref _unproven, delta);
+        s_unproven.Add(delta);
+    }
+
+    internal void Evicted()
+    {
+        Interlocked.Increment(ref _evicted);
+        s_evicted.Add(1);
+    }
+
+    internal void Unacknowledged()
+    {
+        Interlocked.Increment(ref _expired);
+        s_expired.Add(1);
+    }
+
+    internal void UnprovenSent(int bytes)
+    {
+        Interlocked.Add(ref _unprovenBytes, bytes);
+        Interlocked.Increment(ref _unprovenPackets);
+        s_unprovenBytes.Add(bytes);
+    }
+
     internal void Blocks(int count) => Interlocked.Add(ref _blocks, count);
 
     internal void Retransmitted(int count)
@@ -179,6 +234,7 @@ public sealed class TftpCounters
         TftpDropReason.DuplicateRequest => "duplicate_request",
         TftpDropReason.UnknownTransferId => "unknown_tid",
         TftpDropReason.BadTransferPacket => "bad_transfer_packet",
+        TftpDropReason.ClientLimit => "client_limit",
         _ => "busy",
     };
 }

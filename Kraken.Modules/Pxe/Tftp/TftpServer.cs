@@ -22,6 +22,11 @@ public sealed class TftpServer : IAsyncDisposable
 
     private readonly ConcurrentDictionary<SocketAddress, TftpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();                      // the slots, the unproven transfers and their sources
+    private readonly LinkedList<TftpSession> _unproven = new();   // without their first ACK, oldest first
+    private readonly Dictionary<IPAddress, int> _unprovenBySource = [];
+    private int _slots;                                        // transfers holding a slot (evicted ones do not)
+    private int _unprovenCount;
     private Socket? _listener;
     private IDisposable? _listenerDrops;
     private Task? _loop;
@@ -198,22 +203,38 @@ public sealed class TftpServer : IAsyncDisposable
             return;
         }
 
-        if (_sessions.ContainsKey(from))
+        if (_sessions.TryGetValue(from, out var running))
         {
-            // The client repeated its request before our first answer reached it; that transfer answers.
+            // The client repeated its request: our first answer was lost, or has not reached it yet. A transfer
+            // still waiting for its first ACK sends that answer again (a bounded number of times); one under way
+            // carries on by itself.
             Drop(from, TftpDropReason.DuplicateRequest);
+            await running.RepeatFirstAsync().ConfigureAwait(false);
             return;
         }
 
-        if (_sessions.Count >= Options.MaxTransfers)
+        var client = Copy(from);
+        var clientEndPoint = (IPEndPoint)Options.Endpoint.Create(client);
+        var admission = Admit(clientEndPoint.Address, out var evicted);
+        if (evicted is not null)
+        {
+            Evict(evicted);
+        }
+
+        if (admission == TftpDropReason.ClientLimit)
+        {
+            // Unanswered: an address that floods us, or whose address is forged, gets nothing more.
+            Drop(from, TftpDropReason.ClientLimit);
+            return;
+        }
+
+        if (admission == TftpDropReason.Busy)
         {
             Drop(from, TftpDropReason.Busy);
             await ReplyErrorAsync(socket, from, TftpErrorCode.NotDefined, "Server busy").ConfigureAwait(false);
             return;
         }
 
-        var client = Copy(from);
-        var clientEndPoint = (IPEndPoint)Options.Endpoint.Create(client);
         var local = Options.Endpoint.Address;
         TftpSession session;
         try
@@ -223,6 +244,7 @@ public sealed class TftpServer : IAsyncDisposable
         catch (SocketException)
         {
             // No port or descriptor left for a transfer socket: the client may try again later.
+            Release(clientEndPoint.Address);
             Drop(from, TftpDropReason.Busy);
             await ReplyErrorAsync(socket, from, TftpErrorCode.NotDefined, "Server busy").ConfigureAwait(false);
             return;
@@ -230,13 +252,136 @@ public sealed class TftpServer : IAsyncDisposable
 
         if (!_sessions.TryAdd(client, session))
         {
+            Release(clientEndPoint.Address);
             Drop(from, TftpDropReason.DuplicateRequest);
             session.Abort();
             return;
         }
 
+        lock (_gate)
+        {
+            session.UnprovenNode = _unproven.AddLast(session);
+        }
+
         Counters.Request();
         session.Task = Task.Run(() => RunSessionAsync(session, client), CancellationToken.None);
+    }
+
+    // Takes a transfer slot and an unproven slot for a request from source, or says why not. When the server is
+    // full, the oldest transfer still waiting for its first ACK gives up its slot (the caller ends it): a flood
+    // of requests that are never acknowledged cannot keep out a client that answers, nor acknowledged transfers.
+    private TftpDropReason? Admit(IPAddress source, out TftpSession? evicted)
+    {
+        evicted = null;
+        lock (_gate)
+        {
+            _unprovenBySource.TryGetValue(source, out var fromSource);
+            if (fromSource >= Options.MaxUnprovenPerClient)
+            {
+                return TftpDropReason.ClientLimit;
+            }
+
+            if (_slots >= Options.MaxTransfers || _unprovenCount >= Options.MaxUnproven)
+            {
+                if (_unproven.First is not { } oldest)
+                {
+                    return TftpDropReason.Busy;
+                }
+
+                evicted = oldest.Value;
+                Unlink(evicted);
+                evicted.Evicted = true;
+                _slots--;
+            }
+
+            _slots++;
+            _unprovenCount++;
+            _unprovenBySource[source] = fromSource + 1;
+        }
+
+        Counters.Unproven(1);
+        return null;
+    }
+
+    // Gives back what Admit took, for a request that did not become a transfer.
+    private void Release(IPAddress source)
+    {
+        lock (_gate)
+        {
+            _slots--;
+            _unprovenCount--;
+            Forget(source);
+        }
+
+        Counters.Unproven(-1);
+    }
+
+    private void Evict(TftpSession session)
+    {
+        Counters.Evicted();
+        Counters.Unproven(-1);
+        _sessions.TryRemove(new KeyValuePair<SocketAddress, TftpSession>(session.Client, session));
+        session.Abort();
+    }
+
+    /// <summary>The client acknowledged its first packet: its transfer no longer counts as unproven nor can be evicted.</summary>
+    internal void Proven(TftpSession session)
+    {
+        lock (_gate)
+        {
+            if (session.UnprovenNode is null)
+            {
+                return;
+            }
+
+            Unlink(session);
+        }
+
+        Counters.Unproven(-1);
+    }
+
+    private void Ended(TftpSession session)
+    {
+        bool wasUnproven;
+        lock (_gate)
+        {
+            wasUnproven = session.UnprovenNode is not null;
+            if (wasUnproven)
+            {
+                Unlink(session);
+            }
+
+            if (!session.Evicted)
+            {
+                _slots--;
+            }
+        }
+
+        if (wasUnproven)
+        {
+            Counters.Unproven(-1);
+        }
+    }
+
+    // Under _gate: out of the eviction order and the per-source count (the gauge is the caller's).
+    private void Unlink(TftpSession session)
+    {
+        _unproven.Remove(session.UnprovenNode!);
+        session.UnprovenNode = null;
+        _unprovenCount--;
+        Forget(session.ClientEndPoint.Address);
+    }
+
+    private void Forget(IPAddress source)
+    {
+        if (_unprovenBySource.TryGetValue(source, out var n) && n > 1)
+        {
+            _unprovenBySource[source] = n - 1;
+        }
+        else
+        {
+            _unprovenBySource.Remove(source);
+        }
     }
 
     private async Task RunSessionAsync(TftpSession session, SocketAddress client)
@@ -248,7 +393,8 @@ public sealed class TftpServer : IAsyncDisposable
         }
         finally
         {
-            _sessions.TryRemove(client, out _);
+            Ended(session);
+            _sessions.TryRemove(new KeyValuePair<SocketAddress, TftpSession>(client, session));
         }
 
         Counters.Finished(result.Completed, result.Bytes);

@@ -28,8 +28,30 @@ public sealed class TftpServerOptions
     /// <summary>Retransmissions of one window (or OACK) before the transfer is abandoned.</summary>
     public int MaxRetries { get; set; } = 5;
 
-    /// <summary>Transfers running at once; further requests get error 0 "server busy".</summary>
+    /// <summary>
+    /// Transfers running at once. When full, a new request takes the slot of the oldest transfer still waiting for
+    /// its first ACK; when every running transfer has been acknowledged, it gets error 0 "Server busy".
+    /// </summary>
     public int MaxTransfers { get; set; } = 10_000;
+
+    /// <summary>
+    /// Transfers at once that have not had their first ACK (the client has not yet shown it receives at its
+    /// address). Beyond it the oldest of them is ended to make room for the new request.
+    /// </summary>
+    public int MaxUnproven { get; set; } = 1024;
+
+    /// <summary>
+    /// Transfers without their first ACK at once from one client address; further requests from that address are
+    /// dropped unanswered until one is acknowledged or ends. A PXE client fetches one file at a time.
+    /// </summary>
+    public int MaxUnprovenPerClient { get; set; } = 4;
+
+    /// <summary>
+    /// How long a transfer waits for its first ACK. Until then its first packet (DATA 1 or the OACK) is sent again
+    /// only when the client repeats its request, never on a timer, so an address that does not answer gets one
+    /// packet per request it appears to send. Long enough for a client's own retransmission (tftp-hpa: 5 s).
+    /// </summary>
+    public TimeSpan UnprovenTimeout { get; set; } = TimeSpan.FromSeconds(6);
 
     /// <summary>Cap on the socket buffers sized for a transfer's burst (bytes).</summary>
     public int MaxSocketBuffer { get; set; } = 8 << 20;
@@ -54,6 +76,9 @@ public sealed class TftpServerOptions
         Check(Timeout > TimeSpan.Zero, nameof(Timeout), "must be positive");
         Check(MaxRetries >= 0, nameof(MaxRetries), "must not be negative");
         Check(MaxTransfers >= 1, nameof(MaxTransfers), "must be at least 1");
+        Check(MaxUnproven >= 1, nameof(MaxUnproven), "must be at least 1");
+        Check(MaxUnprovenPerClient >= 1, nameof(MaxUnprovenPerClient), "must be at least 1");
+        Check(UnprovenTimeout > TimeSpan.Zero, nameof(UnprovenTimeout), "must be positive");
         Check(MaxSocketBuffer >= 65536, nameof(MaxSocketBuffer), "must be at least 65536");
     }
 

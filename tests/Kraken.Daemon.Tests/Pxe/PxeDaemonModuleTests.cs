@@ -72,6 +72,19 @@ public sealed class PxeDaemonModuleTests : IDisposable
     }
 
     [Fact]
+    public void A_server_address_that_is_not_this_hosts_stops_the_daemon_naming_ServerAddress()
+    {
+        // TFTP and HTTP boot bind ServerAddress; 198.18.255.254 is on no interface here (the bind fails, nothing is sent).
+        var module = new PxeDaemonModule();
+        var values = Valid(("LinkKind", "AfPacket"), ("RouterAdvertisements", "false"), ("HttpPort", "0"))
+            .Select(v => v.Item1 == "ServerAddress" ? (v.Item1, "198.18.255.254") : v).ToArray();
+        var e = Assert.Throws<DaemonConfigException>(() => module.Create(Context(Section(values))));
+        Assert.Equal("Modules:Pxe:ServerAddress", e.Key);
+        Assert.Contains("not an address of this host", e.Message, StringComparison.Ordinal);
+        Assert.Null(module.Services);
+    }
+
+    [Fact]
     public void An_absent_section_starts_nothing()
     {
         var module = new PxeDaemonModule();

@@ -13,7 +13,14 @@ internal sealed partial class TftpSession
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]   // awaited once per window: pooled, not allocated
     private async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
-        _timer.CancelAfter(_timeout);
+        // Before the first ACK the transfer has one deadline in all, not a timeout per packet.
+        var wait = _proven ? _timeout : _server.Options.UnprovenTimeout - _server.Time.GetElapsedTime(_started);
+        if (wait <= TimeSpan.Zero)
+        {
+            return -1;
+        }
+
+        _timer.CancelAfter(wait);
         while (true)
         {
             int n;
@@ -86,6 +93,11 @@ internal sealed partial class TftpSession
     private async ValueTask SendErrorAsync(TftpErrorCode code, string message)
     {
         var len = TftpWire.WriteError(_control, code, message);
+        if (!_proven)
+        {
+            _server.Counters.UnprovenSent(len);
+        }
+
         await SendToAsync(_control.AsMemory(0, len), _client).ConfigureAwait(false);
     }
 

@@ -50,6 +50,12 @@ internal sealed partial class TftpSession
 
                 await SendRangeAsync(slots, lengths, slotSize, window, first, upTo).ConfigureAwait(false);
                 sentHigh = upTo;
+                if (!_proven)
+                {
+                    // No options were negotiated (an OACK's ACK proves the client), so this is DATA 1 alone.
+                    var slot = (int)(first % window);
+                    SentFirst(slots.AsSpan(slot * slotSize, TftpWire.HeaderSize + lengths[slot]));
+                }
 
                 // Wait for an ACK that moves the window.
                 while (true)
@@ -57,6 +63,12 @@ internal sealed partial class TftpSession
                     var n = await ReceiveAsync(_control).ConfigureAwait(false);
                     if (n < 0)
                     {
+                        if (!_proven)
+                        {
+                            // Never resent on a timer before the first ACK: a repeated request brings it again.
+                            return NotAcknowledged("block 1");
+                        }
+
                         if (++retries > _server.Options.MaxRetries)
                         {
                             return $"timeout waiting for the ACK of block {first} (after {retries - 1} retransmissions)";
@@ -88,6 +100,7 @@ internal sealed partial class TftpSession
                         continue;
                     }
 
+                    Prove();
                     var newFirst = first + delta;
                     for (var i = first; i < newFirst; i++)
                     {

@@ -24,8 +24,13 @@ internal sealed partial class TftpSession
     private readonly byte[] _control = ArrayPool<byte>.Shared.Rent(TftpWire.MaxControlPacket);
     private CancellationTokenSource _timer;
     private TimeSpan _timeout;
+    private readonly long _started;
+    private readonly Lock _firstLock = new();
     private long _acknowledgedBytes;
     private int _segment;                   // UDP_SEGMENT in force on the socket, 0 when off
+    private volatile bool _proven;          // the client has acknowledged our first packet
+    private byte[]? _first;                 // that packet (DATA 1 or OACK) until then, to repeat on a repeated request
+    private int _repeats;
 
     public TftpSession(TftpServer server, TftpRequest request, SocketAddress client, IPEndPoint clientEndPoint, IPAddress localAddress)
     {
@@ -36,14 +41,92 @@ internal sealed partial class TftpSession
         _from = new SocketAddress(client.Family);
         _timer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.Time);
         _timeout = server.Options.Timeout;
+        _started = server.Time.GetTimestamp();
         _socket = new Socket(localAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(new IPEndPoint(localAddress, 0));
     }
 
     public Task? Task { get; set; }
 
-    /// <summary>Ends the transfer now (server stopping): pending receives fail.</summary>
+    public SocketAddress Client => _client;
+
+    public IPEndPoint ClientEndPoint => _clientEndPoint;
+
+    /// <summary>Its place among the transfers without their first ACK (the server's, under its lock); null once proven.</summary>
+    public LinkedListNode<TftpSession>? UnprovenNode { get; set; }
+
+    /// <summary>Ended by the server to make room for a new request (set under the server's lock).</summary>
+    public bool Evicted { get; set; }
+
+    /// <summary>Ends the transfer now (server stopping, or evicted): pending receives fail.</summary>
     public void Abort() => _socket.Dispose();
+
+    /// <summary>
+    /// The client repeated its request. Before its first ACK, our first packet goes again, at most
+    /// <see cref="TftpServerOptions.MaxRetries"/> times: one datagram per request received, never more.
+    /// </summary>
+    public async ValueTask RepeatFirstAsync()
+    {
+        byte[] packet;
+        lock (_firstLock)
+        {
+            if (_proven || _first is null || _repeats >= _server.Options.MaxRetries)
+            {
+                return;
+            }
+
+            _repeats++;
+            packet = _first;
+        }
+
+        try
+        {
+            await _socket.SendToAsync(packet, SocketFlags.None, _client).ConfigureAwait(false);
+            _server.Counters.Retransmitted(1);
+            _server.Counters.UnprovenSent(packet.Length);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            // The transfer ended meanwhile, or the client is unreachable: nothing to repeat.
+        }
+    }
+
+    // The first packet has gone out: kept (a copy; the original's buffer is reused) for a repeated request.
+    private void SentFirst(ReadOnlySpan<byte> packet)
+    {
+        _server.Counters.UnprovenSent(packet.Length);
+        var copy = packet.ToArray();
+        lock (_firstLock)
+        {
+            if (!_proven)
+            {
+                _first = copy;
+            }
+        }
+    }
+
+    // The client acknowledged our first packet: it receives at the address it claims.
+    private void Prove()
+    {
+        if (_proven)
+        {
+            return;
+        }
+
+        lock (_firstLock)
+        {
+            _proven = true;
+            _first = null;
+        }
+
+        _server.Proven(this);
+    }
+
+    private string NotAcknowledged(string what)
+    {
+        _server.Counters.Unacknowledged();
+        return $"no acknowledgement of {what} within {_server.Options.UnprovenTimeout.TotalSeconds:0.#} s";
+    }
 
     public async Task<TftpTransfer> RunAsync(CancellationToken cancellationToken)
     {
@@ -54,11 +137,11 @@ internal sealed partial class TftpSession
         }
         catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException || cancellationToken.IsCancellationRequested)
         {
-            error = "server stopping";
+            error = Evicted ? "evicted: no acknowledgement yet while the server was full" : "server stopping";
         }
         catch (SocketException e)
         {
-            error = "socket error: " + e.SocketErrorCode;
+            error = Evicted ? "evicted: no acknowledgement yet while the server was full" : "socket error: " + e.SocketErrorCode;
         }
         finally
         {
@@ -133,21 +216,16 @@ internal sealed partial class TftpSession
     {
         var oack = new byte[length];   // the control buffer is reused for receiving
         _control.AsSpan(0, length).CopyTo(oack);
-        var retries = 0;
         await _socket.SendToAsync(oack, SocketFlags.None, _client).ConfigureAwait(false);
+        SentFirst(oack);
         while (true)
         {
+            // Nothing is sent again on a timer before the client's first ACK (RepeatFirstAsync answers a repeated
+            // request): the OACK is always that first packet.
             var n = await ReceiveAsync(_control).ConfigureAwait(false);
             if (n < 0)
             {
-                if (++retries > _server.Options.MaxRetries)
-                {
-                    return "timeout waiting for the OACK to be acknowledged";
-                }
-
-                _server.Counters.Retransmitted(1);
-                await _socket.SendToAsync(oack, SocketFlags.None, _client).ConfigureAwait(false);
-                continue;
+                return NotAcknowledged("the OACK");
             }
 
             var packet = _control.AsSpan(0, n);
@@ -155,6 +233,7 @@ internal sealed partial class TftpSession
             {
                 if (acked == 0)
                 {
+                    Prove();
                     return null;
                 }
 

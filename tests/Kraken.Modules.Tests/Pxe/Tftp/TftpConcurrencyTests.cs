@@ -7,7 +7,13 @@ public sealed class TftpConcurrencyTests
     public async Task A_thousand_concurrent_transfers_complete_without_a_timeout()
     {
         const int transfers = 1000;
-        await using var server = await TftpTestServer.StartAsync(o => o.Timeout = TimeSpan.FromSeconds(3));
+        // Every client is 127.0.0.1 and all start at once: the per-address cap on transfers not yet acknowledged is
+        // raised to let them (a tier's children each have their own address).
+        await using var server = await TftpTestServer.StartAsync(o =>
+        {
+            o.Timeout = TimeSpan.FromSeconds(3);
+            o.MaxUnprovenPerClient = transfers;
+        });
         var small = server.AddFile("ipxe.efi", 24_000, seed: 1);
         var large = server.AddFile("kernel", 96_000, seed: 2);
         var started = 0;

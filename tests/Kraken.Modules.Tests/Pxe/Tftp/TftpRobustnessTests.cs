@@ -136,32 +136,40 @@ public sealed class TftpRobustnessTests
     }
 
     [Fact]
-    public async Task A_lost_oack_is_sent_again()
+    public async Task A_lost_oack_is_sent_again_when_the_client_repeats_its_request_not_on_a_timer()
     {
-        await using var server = await TftpTestServer.StartAsync(o => o.Timeout = TimeSpan.FromMilliseconds(200));
+        await using var server = await TftpTestServer.StartAsync(o => o.Timeout = TimeSpan.FromMilliseconds(100));
         server.AddFile("f.bin", 4000);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        await socket.SendToAsync(TestTftpClient.Request("f.bin", new TestReadOptions { BlockSize = 1024 }), server.EndPoint);
+        var request = TestTftpClient.Request("f.bin", new TestReadOptions { BlockSize = 1024 });
+        await socket.SendToAsync(request, server.EndPoint);
         var buffer = new byte[2000];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
 
-        // Ignore the first OACK; the second arrives from the same transfer port after the timeout.
+        // Ignore the first OACK. Before the client's first ACK nothing comes again by itself (five timeouts pass)...
         var first = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
         Assert.Equal(6, BinaryPrimitives.ReadUInt16BigEndian(buffer));
+        await Task.Delay(600);
+        Assert.Equal(0, socket.Available);
+
+        // ...but the client's repeated request brings it again, from the same transfer port.
+        await socket.SendToAsync(request, server.EndPoint);
         var second = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
         Assert.Equal(6, BinaryPrimitives.ReadUInt16BigEndian(buffer));
         Assert.Equal(first.RemoteEndPoint, second.RemoteEndPoint);
         Assert.NotEqual(server.Port, ((IPEndPoint)first.RemoteEndPoint).Port);
         Assert.Equal(1, server.Server.Counters.Retransmissions);
+        Assert.Equal(1, server.Server.Counters.Requests);
     }
 
     [Fact]
-    public async Task A_silent_client_is_abandoned_after_the_retry_limit()
+    public async Task A_silent_client_gets_block_1_once_and_is_abandoned_after_the_unproven_timeout()
     {
         await using var server = await TftpTestServer.StartAsync(o =>
         {
             o.Timeout = TimeSpan.FromMilliseconds(100);
+            o.UnprovenTimeout = TimeSpan.FromMilliseconds(800);
             o.MaxRetries = 3;
         });
         server.AddFile("f.bin", 4000);
@@ -169,10 +177,16 @@ public sealed class TftpRobustnessTests
         server.Server.TransferFinished += t => finished = t;
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var started = DateTime.UtcNow;
         await socket.SendToAsync(TestTftpClient.Request("f.bin", new TestReadOptions()), server.EndPoint);
         await server.WaitForFinishedAsync(1);
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromMilliseconds(700), "ended before the unproven timeout");
         Assert.Equal(1, server.Server.Counters.TransfersFailed);
-        Assert.Equal(4, server.Server.Counters.BlocksSent);   // block 1 and three retransmissions
+        Assert.Equal(1, server.Server.Counters.TransfersUnacknowledged);
+        Assert.Equal(1, server.Server.Counters.BlocksSent);   // block 1, never again on a timer
+        Assert.Equal(0, server.Server.Counters.Retransmissions);
+        Assert.Equal(0, server.Server.Counters.TransfersUnproven);
+        Assert.Equal((1, 516L), await TftpFloodTests.DrainAsync(socket));
         for (var i = 0; i < 250 && Volatile.Read(ref finished) is null; i++)
         {
             await Task.Delay(20);   // the event follows the counters
@@ -180,7 +194,30 @@ public sealed class TftpRobustnessTests
 
         Assert.NotNull(finished);
         Assert.False(finished!.Completed);
-        Assert.Contains("timeout", finished.Error, StringComparison.Ordinal);
+        Assert.Contains("no acknowledgement of block 1", finished.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_proven_transfer_still_retransmits_on_its_timer_up_to_the_retry_limit()
+    {
+        await using var server = await TftpTestServer.StartAsync(o =>
+        {
+            o.Timeout = TimeSpan.FromMilliseconds(100);
+            o.MaxRetries = 3;
+        });
+        server.AddFile("f.bin", 4000);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await socket.SendToAsync(TestTftpClient.Request("f.bin", new TestReadOptions()), server.EndPoint);
+        var buffer = new byte[600];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        await socket.SendToAsync(new byte[] { 0, 4, 0, 1 }, r.RemoteEndPoint);   // proven; then silent
+        await server.WaitForFinishedAsync(1);
+        Assert.Equal(1, server.Server.Counters.TransfersFailed);
+        Assert.Equal(0, server.Server.Counters.TransfersUnacknowledged);
+        Assert.Equal(5, server.Server.Counters.BlocksSent);   // block 1, block 2 and its three retransmissions
+        Assert.Equal(3, server.Server.Counters.Retransmissions);
     }
 
     [Fact]

@@ -93,20 +93,24 @@ public sealed class TftpServerTests
     }
 
     [Fact]
-    public async Task Requests_beyond_MaxTransfers_get_server_busy()
+    public async Task Requests_beyond_MaxTransfers_all_acknowledged_get_server_busy()
     {
         await using var server = await TftpTestServer.StartAsync(o => o.MaxTransfers = 1);
-        var sha = server.AddFile("f", 600);
+        server.AddFile("f", 2000);
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         await holder.SendToAsync(TestTftpClient.Request("f", new TestReadOptions()), server.EndPoint);
         var buffer = new byte[600];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await holder.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);   // DATA 1, not acknowledged
+        var r = await holder.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        await holder.SendToAsync(new byte[] { 0, 4, 0, 1 }, r.RemoteEndPoint);   // acknowledged once: proven
+        await holder.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);   // DATA 2, not acknowledged
+        Assert.Equal(0, server.Server.Counters.TransfersUnproven);
 
         var e = await Assert.ThrowsAsync<TftpClientError>(() => TestTftpClient.ReadAsync(server.EndPoint, "f"));
         Assert.Equal(0, e.Code);
         Assert.Equal(1, server.Server.Counters.Dropped(TftpDropReason.Busy));
+        Assert.Equal(0, server.Server.Counters.TransfersEvicted);
     }
 
     [Fact]
@@ -128,6 +132,7 @@ public sealed class TftpServerTests
         Assert.Equal(1, server.Server.Counters.Requests);
         Assert.Equal(1, server.Server.Counters.Dropped(TftpDropReason.DuplicateRequest));
         Assert.Equal(1, server.Server.Counters.TransfersCompleted);
+        Assert.Equal(0, server.Server.Counters.TransfersUnproven);
     }
 
     [Fact]
