@@ -221,8 +221,9 @@ internal sealed partial class ScenarioRunner
 
     /// <summary>
     /// From <paramref name="at"/> for <paramref name="duration"/>, <paramref name="victim"/> and everything below it are
-    /// split off the rest of the network (they still reach each other) and their BMCs do not answer from outside:
-    /// a rack whose uplink, management network included, has failed. The returned record fills in as the run goes.
+    /// split off the rest of the network (they still reach each other) and the victim's BMC does not answer its
+    /// parent: a rack whose uplink, management network included, has failed. The BMCs below the victim keep
+    /// answering it, their only caller, from inside the cut. The returned record fills in as the run goes.
     /// </summary>
     private static SubtreeCut CutSubtree(SimCluster cluster, int victim, TimeSpan at, TimeSpan duration)
     {
@@ -242,10 +243,7 @@ internal sealed partial class ScenarioRunner
         cluster.At(at, () =>
         {
             split = cluster.Network.Split(ids.Select(SimCluster.EndPointOf));
-            foreach (var id in ids)
-            {
-                cluster.Power.SetSilent(id, true);
-            }
+            cluster.Power.SetSilent(t.Ids[victim], true);
 
             cut.Started = true;
             cut.Seen = cluster.Root.Transitions.Count;
@@ -253,10 +251,7 @@ internal sealed partial class ScenarioRunner
         cluster.At(at + duration, () =>
         {
             cluster.Network.Heal(split!);
-            foreach (var id in ids)
-            {
-                cluster.Power.SetSilent(id, false);
-            }
+            cluster.Power.SetSilent(t.Ids[victim], false);
 
             cut.Healed = true;
         });
