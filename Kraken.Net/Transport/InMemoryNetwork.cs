@@ -20,8 +20,14 @@ public sealed record NetworkConditions
     /// <summary>Probability that a datagram is delivered twice.</summary>
     public double Duplicate { get; init; }
 
-    /// <summary>Probability that a datagram is held back by one to two extra latencies, so later ones overtake it.</summary>
+    /// <summary>Probability that a datagram is held back (see <see cref="ReorderDelay"/>), so later ones overtake it.</summary>
     public double Reorder { get; init; }
+
+    /// <summary>
+    /// Longest extra delay of a held-back datagram: uniform in [0, ReorderDelay] on top of one latency. Zero (the
+    /// default) holds it back by one to two latencies (at least 1 ms).
+    /// </summary>
+    public TimeSpan ReorderDelay { get; init; }
 
     public static NetworkConditions Perfect { get; } = new();
 
@@ -32,6 +38,11 @@ public sealed record NetworkConditions
             throw new ArgumentOutOfRangeException(nameof(Latency), "Latency and Jitter must not be negative.");
         }
 
+        if (ReorderDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReorderDelay), ReorderDelay, "ReorderDelay must not be negative.");
+        }
+
         foreach (var (name, p) in new[] { (nameof(Loss), Loss), (nameof(Duplicate), Duplicate), (nameof(Reorder), Reorder) })
         {
             if (p is < 0 or > 1 || double.IsNaN(p))
@@ -40,6 +51,36 @@ public sealed record NetworkConditions
             }
         }
     }
+
+    /// <summary>The extra delay of a held-back datagram for a uniform draw <paramref name="u"/> in [0, 1).</summary>
+    public TimeSpan HoldBack(double u) => TimeSpan.FromTicks(ReorderDelay > TimeSpan.Zero
+        ? Latency.Ticks + (long)(u * ReorderDelay.Ticks)
+        : Latency.Ticks + (long)(u * Math.Max(Latency.Ticks, TimeSpan.TicksPerMillisecond)));
+}
+
+/// <summary>
+/// A group of endpoints cut off from the rest of an <see cref="InMemoryNetwork"/> (<see cref="InMemoryNetwork.Split"/>):
+/// they reach each other, nothing outside, until healed.
+/// </summary>
+public sealed class NetworkSplit
+{
+    internal NetworkSplit(int id, UInt128[] members)
+    {
+        Id = id;
+        Members = members;
+    }
+
+    /// <summary>Endpoints on the cut-off side.</summary>
+    public int Count => Members.Length;
+
+    /// <summary>True once the split has healed.</summary>
+    public bool Healed { get; internal set; }
+
+    internal int Id { get; }
+
+    internal UInt128[] Members { get; }
+
+    internal ITimer? HealTimer { get; set; }
 }
 
 /// <summary>
@@ -48,6 +89,8 @@ public sealed record NetworkConditions
 /// in one priority queue with one armed timer for the earliest; payloads travel in pooled buffers.
 /// Streams are reliable and ordered (no loss, duplication or reordering); a stream frame that meets a
 /// partition or a crashed peer breaks the stream silently, as a TCP connection that will time out.
+/// Partitions are pairwise (<see cref="Partition"/>) or cut a whole group off the rest (<see cref="Split"/>);
+/// both are checked when a delivery falls due, so whatever is in flight across a new cut is lost.
 /// </summary>
 public sealed class InMemoryNetwork
 {
@@ -57,7 +100,11 @@ public sealed class InMemoryNetwork
     private readonly PriorityQueue<Delivery, (long Due, long Seq)> _queue = new();
     private readonly Dictionary<UInt128, InMemoryTransport> _transports = [];
     private readonly HashSet<(UInt128, UInt128)> _cut = [];
+    private readonly Dictionary<UInt128, int> _side = [];
+    private readonly Dictionary<int, NetworkSplit> _activeSplits = [];
+    private readonly ISerialExecutor _executor;
     private readonly ITimer _timer;
+    private int _splits;
     private NetworkConditions _conditions = NetworkConditions.Perfect;
     private long _seq;
     private long _armedDue = long.MaxValue;
@@ -65,7 +112,7 @@ public sealed class InMemoryNetwork
     public InMemoryNetwork(TimeProvider time, ISerialExecutor executor, int seed)
     {
         _time = time ?? throw new ArgumentNullException(nameof(time));
-        ArgumentNullException.ThrowIfNull(executor);
+        _executor = executor ?? throw new ArgumentNullException(nameof(executor));
         _random = new Random(seed);
         _timer = executor.CreateTimer(time, static s => ((InMemoryNetwork)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
@@ -142,11 +189,97 @@ public sealed class InMemoryNetwork
         }
     }
 
+    /// <summary>Ends every partition and split.</summary>
     public void HealAll()
     {
+        NetworkSplit[] splits;
         lock (_lock)
         {
             _cut.Clear();
+            splits = [.. _activeSplits.Values];
+        }
+
+        foreach (var split in splits)
+        {
+            Heal(split);
+        }
+    }
+
+    /// <summary>
+    /// Cuts the endpoints of <paramref name="side"/> off from every other endpoint, both ways, datagrams and
+    /// streams alike: they still reach each other. With <paramref name="duration"/> the split heals by itself
+    /// that long from now (on the network's clock); otherwise, or earlier, <see cref="Heal(NetworkSplit)"/> heals it.
+    /// An endpoint is on the cut-off side of at most one split at a time.
+    /// </summary>
+    public NetworkSplit Split(IEnumerable<InMemoryEndPoint> side, TimeSpan? duration = null)
+    {
+        ArgumentNullException.ThrowIfNull(side);
+        if (duration is { } d && d <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(duration), d, "A split lasts a positive time.");
+        }
+
+        var members = side.Select(e => e.Address).Distinct().ToArray();
+        NetworkSplit split;
+        lock (_lock)
+        {
+            foreach (var m in members)
+            {
+                if (_side.ContainsKey(m))
+                {
+                    throw new ArgumentException($"{new InMemoryEndPoint(m)} is already cut off by another split.", nameof(side));
+                }
+            }
+
+            split = new NetworkSplit(++_splits, members);
+            _activeSplits[split.Id] = split;
+            foreach (var m in members)
+            {
+                _side[m] = split.Id;
+            }
+        }
+
+        if (duration is { } after)
+        {
+            split.HealTimer = _executor.CreateTimer(_time, s => Heal((NetworkSplit)s!), split, after, Timeout.InfiniteTimeSpan);
+        }
+
+        return split;
+    }
+
+    /// <summary>Ends <paramref name="split"/>: its endpoints reach everything again. Healing twice does nothing.</summary>
+    public void Heal(NetworkSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        lock (_lock)
+        {
+            if (split.Healed)
+            {
+                return;
+            }
+
+            split.Healed = true;
+            _activeSplits.Remove(split.Id);
+            foreach (var m in split.Members)
+            {
+                if (_side.TryGetValue(m, out var id) && id == split.Id)
+                {
+                    _side.Remove(m);
+                }
+            }
+        }
+
+        split.HealTimer?.Dispose();
+    }
+
+    /// <summary>False while a partition or split separates <paramref name="a"/> and <paramref name="b"/>.</summary>
+    public bool CanReach(InMemoryEndPoint a, InMemoryEndPoint b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        lock (_lock)
+        {
+            return !Separated(a.Address, b.Address);
         }
     }
 
@@ -173,8 +306,20 @@ public sealed class InMemoryNetwork
         return !from.Crashed
             && _transports.TryGetValue(to, out target)
             && !target.Crashed
-            && !_cut.Contains(Key(from.Address.Address, to));
+            && !Separated(from.Address.Address, to);
     }
+
+    private bool Separated(UInt128 a, UInt128 b)
+    {
+        if (_side.Count > 0 && SideOf(a) != SideOf(b))
+        {
+            return true;
+        }
+
+        return _cut.Count > 0 && _cut.Contains(Key(a, b));
+    }
+
+    private int SideOf(UInt128 address) => _side.TryGetValue(address, out var id) ? id : 0;
 
     internal void SendDatagram(InMemoryTransport from, EndPoint remote, ReadOnlySpan<byte> datagram)
     {
@@ -207,7 +352,7 @@ public sealed class InMemoryNetwork
 
                 if (c.Reorder > 0 && _random.NextDouble() < c.Reorder)
                 {
-                    delay += c.Latency.Ticks + (long)(_random.NextDouble() * Math.Max(c.Latency.Ticks, TimeSpan.TicksPerMillisecond));
+                    delay += c.HoldBack(_random.NextDouble()).Ticks;
                 }
 
                 Enqueue(new Delivery(DeliveryKind.Datagram, from, to.Address, null, buffer, datagram.Length), delay);

@@ -17,10 +17,11 @@ internal sealed record SimCommand
                kraken-sim sweep [--hello LIST] [--dead-mult LIST] [--fanout LIST] [OPTIONS]
         topology:  --nodes N  --tiers T  --fanout F | F1,F2,..  --export-state FILE
         protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --compare
-        network:   --latency D  --jitter D  --loss P  --dup P  --reorder P
+        network:   --latency D  --jitter D  --loss P  --dup P  --reorder P  --reorder-delay D
         hardware:  --power-on DIST  --power-off DIST  --power-fail P  --power-concurrency N  --power-poll D
                    --pxe DIST  --fetch DIST  --kernel DIST  --dhcp real|delay
-        scenario:  --warm | --cold  --kill K  --revive D  --partition-for D  --settle D  --limit D
+        scenario:  --warm | --cold  --kill K  --revive D  --partition-for D  --partition-at D
+                   --partition-change  --settle D  --limit D
         run:       --seed N  --realtime  --json FILE  --plot FILE.svg  --quiet
         (durations: 250ms, 5s, 2m; distributions: 5s, uniform:2s..8s, normal:30s,5s; see docs/simulator.md)
         """;
@@ -167,6 +168,9 @@ internal sealed record SimCommand
                 case "--reorder":
                     s = s with { Reorder = Probability(name, Value()) };
                     break;
+                case "--reorder-delay":
+                    s = s with { ReorderDelay = Durations.Parse(Value(), name) };
+                    break;
                 case "--power-on":
                     s = s with { PowerOn = DelayText.Parse(Value(), name) };
                     break;
@@ -212,6 +216,12 @@ internal sealed record SimCommand
                 case "--partition-for":
                     o = o with { PartitionFor = Durations.Parse(Value(), name) };
                     break;
+                case "--partition-at":
+                    o = o with { PartitionAt = Durations.Parse(Value(), name) };
+                    break;
+                case "--partition-change":
+                    o = o with { PartitionChange = true };
+                    break;
                 case "--settle":
                     o = o with { Settle = Durations.Parse(Value(), name) };
                     break;
@@ -246,6 +256,11 @@ internal sealed record SimCommand
         }
 
         s.Validate();
+        if (verb == "run")
+        {
+            o.Validate();
+        }
+
         return c with { Settings = s, Scenario = o };
     }
 

@@ -118,13 +118,14 @@ internal sealed partial class SimCluster
     }
 
     /// <summary>
-    /// One hop on the segment: lost with the run's loss rate, else delivered after its latency (and jitter, which
-    /// also reorders), and sometimes twice with the run's duplication rate.
+    /// One hop on the segment between <paramref name="node"/> and its parent, under the network's conditions: lost
+    /// with the run's loss rate (or when a partition separates the two), else delivered after its latency (and
+    /// jitter), sometimes held back so later frames overtake it, and sometimes twice.
     /// </summary>
     private void Transmit(SimEventKind kind, int node, byte[] frame, int length)
     {
         var s = Settings;
-        if (s.Loss > 0 && Random.NextDouble() < s.Loss)
+        if ((s.Loss > 0 && Random.NextDouble() < s.Loss) || !ParentReachable(node))
         {
             Dhcp.Lost++;
             _framePool.Push(frame);
@@ -141,7 +142,15 @@ internal sealed partial class SimCluster
         Wheel.Schedule(HopDelay(), new SimEvent(kind, node, new DhcpFrame(frame, length)));
     }
 
-    private TimeSpan HopDelay() => Settings.Jitter > TimeSpan.Zero ? Settings.Latency + (Settings.Jitter * Random.NextDouble()) : Settings.Latency;
+    private bool ParentReachable(int node) => Topology.Parent[node] is var parent and >= 0
+        && Network.CanReach(EndPointOf(Topology.Ids[node]), EndPointOf(Topology.Ids[parent]));
+
+    private TimeSpan HopDelay()
+    {
+        var s = Settings;
+        var delay = s.Jitter > TimeSpan.Zero ? s.Latency + (s.Jitter * Random.NextDouble()) : s.Latency;
+        return s.Reorder > 0 && Random.NextDouble() < s.Reorder ? delay + s.Conditions.HoldBack(Random.NextDouble()) : delay;
+    }
 
     private void OnDhcpEvent(SimEvent e)
     {

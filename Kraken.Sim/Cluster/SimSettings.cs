@@ -35,6 +35,9 @@ internal sealed record SimSettings
 
     public double Reorder { get; init; }
 
+    /// <summary>Longest extra delay of a reordered datagram (zero: one to two latencies).</summary>
+    public TimeSpan ReorderDelay { get; init; }
+
     /// <summary>Time for a BMC to answer a power query.</summary>
     public SimDelay PowerQuery { get; init; } = SimDelay.Fixed(TimeSpan.FromMilliseconds(200));
 
@@ -83,6 +86,7 @@ internal sealed record SimSettings
         Loss = Loss,
         Duplicate = Duplicate,
         Reorder = Reorder,
+        ReorderDelay = ReorderDelay,
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad option.</summary>

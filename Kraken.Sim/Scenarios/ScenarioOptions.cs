@@ -32,13 +32,43 @@ internal sealed record ScenarioOptions
     /// <summary>kill-parent: when the dead hosts come back by themselves after they died; zero (default): only the root's power cycle brings them back.</summary>
     public TimeSpan Revive { get; init; }
 
-    /// <summary>partition: how long the cut lasts.</summary>
+    /// <summary>partition, and coldboot with <see cref="PartitionAt"/>: how long the cut lasts.</summary>
     public TimeSpan PartitionFor { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>coldboot: cut the first tier-1 subtree off at this simulated time of the boot; null: no cut.</summary>
+    public TimeSpan? PartitionAt { get; init; }
+
+    /// <summary>partition: half-way through the cut the root changes every node's Cfg; the run waits until every Dsc shows it.</summary>
+    public bool PartitionChange { get; init; }
 
     /// <summary>Quiet time after convergence before the fault or change.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(10);
 
     public bool IsWarm => Warm ?? Kind != ScenarioKind.Coldboot;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming an option that does not fit the scenario.</summary>
+    public void Validate()
+    {
+        if (PartitionAt is not null && Kind != ScenarioKind.Coldboot)
+        {
+            throw new ArgumentException($"--partition-at applies to the coldboot scenario (the partition scenario cuts after --settle); the scenario is {Name(Kind)}.");
+        }
+
+        if (PartitionAt is not null && IsWarm)
+        {
+            throw new ArgumentException("--partition-at cuts during a cold boot; it does not go with --warm.");
+        }
+
+        if (PartitionChange && Kind != ScenarioKind.Partition)
+        {
+            throw new ArgumentException($"--partition-change applies to the partition scenario; the scenario is {Name(Kind)}.");
+        }
+
+        if (PartitionFor <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("--partition-for must be positive.");
+        }
+    }
 
     public static string Name(ScenarioKind kind) => kind switch
     {

@@ -1,4 +1,5 @@
 // The change, kill-parent and partition scenarios, each after the cluster has converged.
+using Kraken.Net.Transport;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Reports;
 using Kraken.Tree.State;
@@ -137,16 +138,16 @@ internal sealed partial class ScenarioRunner
     }
 
     /// <summary>
-    /// Cuts the first tier-1 node and its subtree off the root (sync traffic and BMCs alike), heals the cut,
-    /// and waits until the root shows the node in SYNC again.
+    /// Cuts the first tier-1 node and its subtree off the rest of the cluster (sync traffic and BMCs alike), heals
+    /// the cut, and waits until the root shows the node in SYNC again. With <see cref="ScenarioOptions.PartitionChange"/>
+    /// the root changes every node's Cfg half-way through the cut, and the run also waits until every node's Dsc
+    /// shows the change at the root.
     /// </summary>
     private bool Partition(SimCluster cluster, SimResult result)
     {
         var t = cluster.Topology;
         Settle(cluster);
         const int victim = 1;
-        var rootEp = SimCluster.EndPointOf(t.Ids[0]);
-        var victimEp = SimCluster.EndPointOf(t.Ids[victim]);
         long nodeDetected = 0;
         cluster.SyncOf(victim)!.AdjacencyChanged += tr =>
         {
@@ -156,60 +157,163 @@ internal sealed partial class ScenarioRunner
             }
         };
 
-        // The cut takes the subtree's management network too: its BMCs do not answer the root meanwhile.
-        var subtree = new[] { victim }.Concat(t.ChildrenOf(victim).ToArray()).Select(i => t.Ids[i]).ToArray();
         var cutAt = cluster.Time.Elapsed;
-        cluster.Network.Partition(rootEp, victimEp);
-        foreach (var id in subtree)
+        var cut = CutSubtree(cluster, victim, cutAt, _scenario.PartitionFor);
+        var changeAt = cutAt + (_scenario.PartitionFor / 2);
+        if (_scenario.PartitionChange)
         {
-            cluster.Power.SetSilent(id, true);
+            cluster.At(changeAt, () => ChangeEverything(cluster));
         }
 
-        long rootDetected = 0;
-        long recovered = 0;
-        var healAt = cutAt + _scenario.PartitionFor;
-        var healed = false;
-        cluster.At(healAt, () =>
-        {
-            cluster.Network.Heal(rootEp, victimEp);
-            foreach (var id in subtree)
-            {
-                cluster.Power.SetSilent(id, false);
-            }
-
-            healed = true;
-        });
-        var seen = 0;
         bool Done()
         {
-            for (; seen < cluster.Root.Transitions.Count; seen++)
+            cut.Scan(cluster);
+            return cut.Recovered != 0 && (!_scenario.PartitionChange || cluster.Root.MatchedCount == cluster.Count);
+        }
+
+        var ok = Drive(cluster, Done, _scenario.PartitionFor + TimeSpan.FromMinutes(15), "partition", () => cut.Healed ? 1 : 0, 1);
+        AddCutFigures(result, cut);
+        result.Add("cut node sees its parent dead after", nodeDetected == 0 ? double.NaN : TimeSpan.FromTicks(nodeDetected - cutAt.Ticks).TotalSeconds, "s");
+        result.Add("root sees SYNC again after heal", cut.Recovered == 0 ? double.NaN : TimeSpan.FromTicks(cut.Recovered - cut.HealAt.Ticks).TotalSeconds, "s");
+        if (_scenario.PartitionChange)
+        {
+            // Outside the cut the change goes round at once; inside it must wait for the heal (and whatever
+            // recovery follows it): the time after the heal until every node's Dsc shows it is the reconvergence.
+            var members = new HashSet<int>(cut.Members);
+            var outside = new long[cluster.Count - members.Count];
+            var inside = new long[members.Count];
+            var matched = cluster.Root.Matched!;
+            for (int i = 1, o = 0, n = 0; i < matched.Length; i++)
             {
-                var (node, ticks, error) = cluster.Root.Transitions[seen];
-                if (node != victim)
+                if (members.Contains(i))
+                {
+                    inside[n++] = matched[i];
+                }
+                else
+                {
+                    outside[o++] = matched[i];
+                }
+            }
+
+            result.Add("changed nodes", cluster.Count, "nodes");
+            AddDelays(result, "change seen at root outside the cut", Delays(outside, changeAt.Ticks, outside.Length, v => v >= 0), outside.Length);
+            AddDelays(result, "change seen at root inside the cut, after heal", Delays(inside, cut.HealAt.Ticks, inside.Length, v => v >= 0), inside.Length);
+        }
+
+        return ok && cut.RootDetected != 0;
+    }
+
+    /// <summary>Sets the change URL to RUN in every node's Cfg at the root in one transaction, and watches for it in every Dsc.</summary>
+    private static void ChangeEverything(SimCluster cluster)
+    {
+        var root = cluster.StoreOf(0)!;
+        var value = NodeEditor.Parse(cluster.ChangeUrl, "RUN");
+        cluster.Root.Watch(cluster.ChangeUrl, value);
+        var ids = cluster.Topology.Ids;
+        root.Batch(s =>
+        {
+            for (var i = 1; i < ids.Length; i++)
+            {
+                s.Set(StateView.Cfg, ids[i], cluster.ChangeUrl, value);
+            }
+        });
+    }
+
+    /// <summary>
+    /// From <paramref name="at"/> for <paramref name="duration"/>, <paramref name="victim"/> and everything below it are
+    /// split off the rest of the network (they still reach each other) and the victim's BMC does not answer its
+    /// parent: a rack whose uplink, management network included, has failed. The BMCs below the victim keep
+    /// answering it, their only caller, from inside the cut. The returned record fills in as the run goes.
+    /// </summary>
+    private static SubtreeCut CutSubtree(SimCluster cluster, int victim, TimeSpan at, TimeSpan duration)
+    {
+        var t = cluster.Topology;
+        var members = new List<int> { victim };
+        for (var k = 0; k < members.Count; k++)
+        {
+            foreach (var child in t.ChildrenOf(members[k]))
+            {
+                members.Add(child);
+            }
+        }
+
+        var ids = members.Select(i => t.Ids[i]).ToArray();
+        var cut = new SubtreeCut(victim, [.. members], at, at + duration);
+        NetworkSplit? split = null;
+        cluster.At(at, () =>
+        {
+            split = cluster.Network.Split(ids.Select(SimCluster.EndPointOf));
+            cluster.Power.SetSilent(t.Ids[victim], true);
+
+            cut.Started = true;
+            cut.Seen = cluster.Root.Transitions.Count;
+        });
+        cluster.At(at + duration, () =>
+        {
+            cluster.Network.Heal(split!);
+            cluster.Power.SetSilent(t.Ids[victim], false);
+
+            cut.Healed = true;
+        });
+        return cut;
+    }
+
+    private static void AddCutFigures(SimResult result, SubtreeCut cut)
+    {
+        result.Add("partitioned subtree", cut.Members.Length, "nodes");
+        result.Add("partition at", cut.At.TotalSeconds, "s");
+        result.Add("partition lasted", (cut.HealAt - cut.At).TotalSeconds, "s");
+        result.Add("root sees ERROR after", cut.RootDetected == 0 ? double.NaN : TimeSpan.FromTicks(cut.RootDetected - cut.At.Ticks).TotalSeconds, "s");
+    }
+
+    /// <summary>A subtree's cut: its window, and when the root saw its top node in ERROR and in SYNC again.</summary>
+    private sealed class SubtreeCut(int victim, int[] members, TimeSpan at, TimeSpan healAt)
+    {
+        public int Victim { get; } = victim;
+
+        public int[] Members { get; } = members;
+
+        public TimeSpan At { get; } = at;
+
+        public TimeSpan HealAt { get; } = healAt;
+
+        public bool Started { get; set; }
+
+        public bool Healed { get; set; }
+
+        /// <summary>Root transitions already looked at.</summary>
+        public int Seen { get; set; }
+
+        public long RootDetected { get; private set; }
+
+        public long Recovered { get; private set; }
+
+        public void Scan(SimCluster cluster)
+        {
+            if (!Started)
+            {
+                return;
+            }
+
+            var transitions = cluster.Root.Transitions;
+            for (; Seen < transitions.Count; Seen++)
+            {
+                var (node, ticks, error) = transitions[Seen];
+                if (node != Victim)
                 {
                     continue;
                 }
 
-                if (error && rootDetected == 0)
+                if (error && RootDetected == 0)
                 {
-                    rootDetected = ticks;
+                    RootDetected = ticks;
                 }
-                else if (!error && healed && recovered == 0)
+                else if (!error && Healed && Recovered == 0)
                 {
-                    recovered = ticks;
+                    Recovered = ticks;
                 }
             }
-
-            return recovered != 0;
         }
-
-        var ok = Drive(cluster, Done, _scenario.PartitionFor + TimeSpan.FromMinutes(5), "partition", () => healed ? 1 : 0, 1);
-        result.Add("partitioned subtree", 1 + t.ChildrenOf(victim).Length, "nodes");
-        result.Add("partition lasted", _scenario.PartitionFor.TotalSeconds, "s");
-        result.Add("root sees ERROR after", rootDetected == 0 ? double.NaN : TimeSpan.FromTicks(rootDetected - cutAt.Ticks).TotalSeconds, "s");
-        result.Add("cut node sees its parent dead after", nodeDetected == 0 ? double.NaN : TimeSpan.FromTicks(nodeDetected - cutAt.Ticks).TotalSeconds, "s");
-        result.Add("root sees SYNC again after heal", recovered == 0 ? double.NaN : TimeSpan.FromTicks(recovered - healAt.Ticks).TotalSeconds, "s");
-        return ok && rootDetected != 0;
     }
 
     private void Settle(SimCluster cluster) => cluster.Time.Advance(_scenario.Settle);
