@@ -16,7 +16,7 @@ internal sealed class Arguments
     [
         "--server", "--token", "--token-file", "--config", "--filter", "--under", "--id", "--node", "--url",
         "--type", "--view", "--count", "--output", "--mode", "--timeout", "--call-timeout", "--retries",
-        "--cache", "--kernel-package", "--kraken", "--path", "--from",
+        "--cache", "--kernel-package", "--kraken", "--path", "--from", "--root",
     ];
 
     public IReadOnlyList<string> Positional => _positional;
@@ -109,7 +109,7 @@ public static partial class CommandLine
           store check --path FILE | --config FILE
                                                check a root's Cfg database offline (integrity, every record);
                                                exit 0 healthy, 1 damaged with what is wrong
-          store rebuild --path FILE --from EXPORT [--from EXPORT]...
+          store rebuild --path FILE [--root ID] --from EXPORT [--from EXPORT]...
                                                write a new Cfg database from state files (kraken export of the
                                                root or of its children), docs/daemon.md
           --version                            print the version and how this kraken was built (aot, single-file, jit)

@@ -10,7 +10,7 @@ namespace Kraken.Daemon.Storage;
 /// <summary>
 /// <c>kraken store check (--path FILE | --config FILE)</c> checks a Cfg database without a daemon: SQLite's integrity
 /// check, the tables, and that every row decodes to the node and version it is stored under; exit 0 when healthy,
-/// 1 listing what is wrong. <c>kraken store rebuild --path FILE --from EXPORT...</c> writes a new database from state
+/// 1 listing what is wrong. <c>kraken store rebuild --path FILE [--root ID] --from EXPORT...</c> writes a new database from state
 /// files (<c>kraken export</c> of the root, or of children, which hold their subtree's Cfg), docs/daemon.md.
 /// </summary>
 internal static class StoreCommand
@@ -27,10 +27,18 @@ internal static class StoreCommand
             {
                 case ["check"]:
                     parsed.AllowOnly("--path", "--config");
-                    return await CheckAsync(StorePath(parsed), stdout, stderr).ConfigureAwait(false);
+                    return await CheckAsync(StorePath(parsed).Path, stdout, stderr).ConfigureAwait(false);
                 case ["rebuild"]:
-                    parsed.AllowOnly("--path", "--config", "--from");
-                    return await RebuildAsync(StorePath(parsed), parsed.Options("--from"), stdout, stderr).ConfigureAwait(false);
+                    parsed.AllowOnly("--path", "--config", "--from", "--root");
+                    var (path, configured) = StorePath(parsed);
+                    var rootText = parsed.Option("--root") ?? configured;
+                    NodeId root = NodeId.DefaultRoot;
+                    if (rootText is not null && !NodeId.TryParse(rootText, null, out root))
+                    {
+                        throw new CliException($"--root '{rootText}' is not a node id", 2);
+                    }
+
+                    return await RebuildAsync(path, root, parsed.Options("--from"), stdout, stderr).ConfigureAwait(false);
                 default:
                     throw new CliException(parsed.Positional.Count == 0 ? "missing 'check' or 'rebuild'" : $"'store {string.Join(' ', parsed.Positional)}' is not a verb; use store check or store rebuild", 2);
             }
@@ -153,7 +161,7 @@ internal static class StoreCommand
         return 1;
     }
 
-    private static async Task<int> RebuildAsync(string path, IReadOnlyList<string> sources, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RebuildAsync(string path, NodeId root, IReadOnlyList<string> sources, TextWriter stdout, TextWriter stderr)
     {
         if (sources.Count == 0)
         {
@@ -166,7 +174,10 @@ internal static class StoreCommand
         }
 
         // Later files win where they name the same node: give the root's export first, then the children's newer copies.
+        // A child's copy names the root as its parent without holding it: start from the root's own record as a
+        // root creates it (empty), which the root's export, when given, replaces.
         var store = new StateStore();
+        store.Create(NodeRecord.Empty(root, store.Schema));
         foreach (var source in sources)
         {
             try
@@ -212,12 +223,12 @@ internal static class StoreCommand
         return 0;
     }
 
-    /// <summary>--path FILE, or the Store:Path of the daemon configuration --config names.</summary>
-    private static string StorePath(Arguments parsed)
+    /// <summary>--path FILE, or the Store:Path of the daemon configuration --config names (with its NodeId).</summary>
+    private static (string Path, string? NodeId) StorePath(Arguments parsed)
     {
         if (parsed.Option("--path") is { } path)
         {
-            return parsed.Option("--config") is null ? path : throw new CliException("give --path or --config, not both", 2);
+            return parsed.Option("--config") is null ? (path, null) : throw new CliException("give --path or --config, not both", 2);
         }
 
         var config = parsed.Option("--config") ?? throw new CliException("needs --path FILE (the Cfg database) or --config FILE (a root's configuration)", 2);
@@ -228,7 +239,7 @@ internal static class StoreCommand
                 && Property(store, "Path") is { ValueKind: JsonValueKind.String } value
                 && value.GetString() is { Length: > 0 } found && found != Hosting.DaemonOptions.MemoryStore)
             {
-                return found;
+                return (found, Property(doc.RootElement, "NodeId") is { ValueKind: JsonValueKind.String } id ? id.GetString() : null);
             }
 
             throw new CliException($"--config '{config}' has no Store:Path (a database file): nothing to check", 2);

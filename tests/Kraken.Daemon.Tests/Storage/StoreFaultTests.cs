@@ -256,6 +256,28 @@ public sealed class StoreFaultTests : IDisposable
         Assert.Contains("exists", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Store_rebuild_takes_a_childs_copy_which_names_the_root_without_holding_it()
+    {
+        // What a tier-1 exports: itself (its parent the root) and its subtree, not the root's record.
+        var example = new StateStore();
+        Tree.StateFiles.StateFileImporter.ImportFile(example, TestDaemon.ExampleCluster);
+        var t1a = NodeId.Parse(TestDaemon.T1a, null);
+        var copy = example.Snapshot(StateView.Cfg).Where(r => r.Id == t1a || r.ParentId == t1a).ToList();
+        Assert.True(copy.Count >= 2);
+        var childExport = Path.Combine(_dir, "t1a.json");
+        Tree.StateFiles.StateFileWriter.WriteFile(childExport, copy);
+
+        var path = Path.Combine(_dir, "from-child.db");
+        var (exit, stdout, stderr) = await RunCli("store", "rebuild", "--path", path, "--root", TestDaemon.RootId, "--from", childExport);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"wrote {copy.Count + 1} nodes", stdout, StringComparison.Ordinal);
+
+        (exit, _, stderr) = await RunCli("store", "rebuild", "--path", Path.Combine(_dir, "x.db"), "--root", "not-an-id", "--from", childExport);
+        Assert.Equal(2, exit);
+        Assert.Contains("--root", stderr, StringComparison.Ordinal);
+    }
+
     private static async Task<HttpResponseMessage> Patch(TestDaemon d, string node, string value) =>
         await d.Authorized.PatchAsync($"/api/v1/cfg/nodes/{node}", Json($$"""{"/PhysState": "{{value}}"}"""));
 
