@@ -187,11 +187,6 @@ internal static class StoreCommand
             catch (StateFileException ex)
             {
                 await stderr.WriteLineAsync($"kraken store rebuild: {source}: {ex.Message}").ConfigureAwait(false);
-                foreach (var e in ex.Errors.Take(MaxReported))
-                {
-                    await stderr.WriteLineAsync("  " + e).ConfigureAwait(false);
-                }
-
                 return 1;
             }
         }

@@ -259,11 +259,15 @@ public sealed class StoreFaultTests : IDisposable
     [Fact]
     public async Task Store_rebuild_takes_a_childs_copy_which_names_the_root_without_holding_it()
     {
-        // What a tier-1 exports: itself (its parent the root) and its subtree, not the root's record.
+        // What a tier-1 holds and exports: itself (its parent the root), its subtree, and the backup parents its
+        // subtree names (records without their subtrees); not the root's record.
         var example = new StateStore();
         Tree.StateFiles.StateFileImporter.ImportFile(example, TestDaemon.ExampleCluster);
         var t1a = NodeId.Parse(TestDaemon.T1a, null);
-        var copy = example.Snapshot(StateView.Cfg).Where(r => r.Id == t1a || r.ParentId == t1a).ToList();
+        var subtree = example.Snapshot(StateView.Cfg).Where(r => r.Id == t1a || r.ParentId == t1a).ToList();
+        var backups = subtree.SelectMany(r => r.BackupParents).Where(b => subtree.All(r => r.Id != b)).Distinct().ToList();
+        var copy = subtree.Concat(backups.Select(b => example.Get(StateView.Cfg, b)!)).ToList();
+        Assert.DoesNotContain(copy, r => r.Id == NodeId.Parse(TestDaemon.RootId, null));
         Assert.True(copy.Count >= 2);
         var childExport = Path.Combine(_dir, "t1a.json");
         Tree.StateFiles.StateFileWriter.WriteFile(childExport, copy);
