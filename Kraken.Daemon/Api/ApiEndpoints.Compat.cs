@@ -134,7 +134,7 @@ public static partial class ApiEndpoints
             {
                 done.Add(Apply(d, view, create, ApiSupport.ReadNodes(d.Store, neighbourhood, System.Text.Encoding.UTF8.GetBytes(element.GetRawText()), single: true)[0]));
             }
-            catch (Exception ex) when (ApiSupport.ToProblem(ex) is not null)
+            catch (Exception ex) when (ex is not StateJournalException && ApiSupport.ToProblem(ex) is not null)
             {
                 // As the original: a node that fails is left out of the answer.
             }
@@ -168,7 +168,7 @@ public static partial class ApiEndpoints
             await d.CommitAsync(ct);
             return ApiSupport.Json(w => LegacyNodeJson.Write(w, stored));
         }
-        catch (Exception ex) when (ApiSupport.ToProblem(ex) is not null)
+        catch (Exception ex) when (ex is not StateJournalException && ApiSupport.ToProblem(ex) is not null)
         {
             return Results.Text(ex.Message, "text/plain", statusCode: create ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest);
         }

@@ -71,6 +71,7 @@ internal static class ApiSupport
     public static IResult? ToProblem(Exception ex) => ex switch
     {
         ApiProblemException p => Problem(p.Status, p.Title, p.Message, p.Errors),
+        StateJournalException j => Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", j.Message),
         UnknownStateUrlException u => Problem(StatusCodes.Status400BadRequest, "Unknown state URL", u.Message, url: u.Url),
         InvalidStateValueException v => Problem(StatusCodes.Status400BadRequest, "Invalid value", v.Message, url: v.Url),
         NodeNotFoundException n => Problem(StatusCodes.Status404NotFound, "No such node", n.Message),

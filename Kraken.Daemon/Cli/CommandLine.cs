@@ -16,7 +16,7 @@ internal sealed class Arguments
     [
         "--server", "--token", "--token-file", "--config", "--filter", "--under", "--id", "--node", "--url",
         "--type", "--view", "--count", "--output", "--mode", "--timeout", "--call-timeout", "--retries",
-        "--cache", "--kernel-package", "--kraken",
+        "--cache", "--kernel-package", "--kraken", "--path", "--from", "--root",
     ];
 
     public IReadOnlyList<string> Positional => _positional;
@@ -106,6 +106,12 @@ public static partial class CommandLine
           image build --output DIR [--cache DIR] [--kernel-package NAME] [--kraken PATH]
                                                build the network boot image (vmlinuz, initrd.img, image.json);
                                                cache default /var/cache/kraken/image, see docs/image.md
+          store check --path FILE | --config FILE
+                                               check a root's Cfg database offline (integrity, every record);
+                                               exit 0 healthy, 1 damaged with what is wrong
+          store rebuild --path FILE [--root ID] --from EXPORT [--from EXPORT]...
+                                               write a new Cfg database from state files (kraken export of the
+                                               root or of its children), docs/daemon.md
           --version                            print the version and how this kraken was built (aot, single-file, jit)
 
         Lab (a virtual cluster of qemu VMs in network namespaces; root only; docs/lab.md):
@@ -160,6 +166,8 @@ public static partial class CommandLine
             case "--version" or "version":
                 await stdout.WriteLineAsync(BuildInfo.Line).ConfigureAwait(false);
                 return 0;
+            case "store":
+                return await Storage.StoreCommand.RunAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             case "selftest":
                 return await SelfTest.RunAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             default:

@@ -226,8 +226,18 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
                 Directory.CreateDirectory(directory);
             }
 
+            // A file that is not a usable database stops start-up with CfgStoreException naming it (exit 1).
             var database = new CfgDatabase(path);
-            _durable = new DurableCfg(Store, database, _loggerFactory.CreateLogger<DurableCfg>());
+            try
+            {
+                _durable = new DurableCfg(Store, database, _loggerFactory.CreateLogger<DurableCfg>());
+            }
+            catch
+            {
+                database.Dispose();
+                throw;
+            }
+
             Log.DurableLoaded(_logger, path, _durable.LoadedNodes, database.JournalMode);
         }
 
@@ -449,7 +459,7 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
         [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Node {Node} started as {Role}; sync on {SyncEndPoint}; parents [{Parents}]; modules [{Modules}]")]
         public static partial void Started(ILogger logger, NodeId node, string role, System.Net.EndPoint syncEndPoint, string parents, string modules);
 
-        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Durable Cfg {Path}: loaded {Nodes} nodes (journal mode {JournalMode}, synchronous FULL)")]
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Durable Cfg {Path}: loaded {Nodes} nodes (journal mode {JournalMode}, each commit synced before it is acknowledged)")]
         public static partial void DurableLoaded(ILogger logger, string path, int nodes, string journalMode);
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Imported {Path}: {Created} nodes created")]

@@ -25,6 +25,7 @@ public sealed class DaemonGauges : IDisposable
         _meter.CreateObservableGauge("kraken.nodes.phys", () => Measure(Tally().PhysStates, "phys_state"), "{node}", "Nodes by view and /PhysState.");
         _meter.CreateObservableGauge("kraken.adjacencies", Adjacencies, "{adjacency}", "Sync adjacencies by role and state.");
         _meter.CreateObservableCounter("kraken.cfg.durable_commits", () => _daemon.Durable?.Commits ?? 0, "{transaction}", "Transactions committed to the durable Cfg store.");
+        _meter.CreateObservableCounter("kraken.cfg.durable_refused", () => _daemon.Durable?.Refused ?? 0, "{transaction}", "Cfg transactions the durable store refused (disk full, I/O error); each left the store as it was.");
     }
 
     public Meter Meter => _meter;

@@ -1,31 +1,57 @@
-// The root's durable Cfg: one SQLite row per node (protobuf record and version), WAL mode, synchronous=FULL.
+// The root's durable Cfg: one SQLite row per node (protobuf record and version), WAL mode, commits synced by the caller.
 using Kraken.Tree.State;
 using Microsoft.Data.Sqlite;
 
 namespace Kraken.Daemon.Storage;
 
 /// <summary>
-/// An embedded SQLite database holding the Cfg record of every node. WAL with <c>synchronous=FULL</c> makes a
-/// committed transaction survive a process kill and a power loss; a whole batch of changes is one transaction.
-/// Not thread-safe: one writer (<see cref="DurableCfg"/>) owns it.
+/// An embedded SQLite database holding the Cfg record of every node. WAL with <c>synchronous=NORMAL</c>: a commit
+/// writes the log without waiting for the disk, so it survives a process kill; <see cref="SyncLog"/> makes every
+/// commit before it survive a power loss too (one fsync shared by many commits). A whole batch of changes is one
+/// transaction. Files are created 0600. Not thread-safe: one owner (<see cref="DurableCfg"/>) serializes calls.
 /// </summary>
 public sealed class CfgDatabase : IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _upsert;
     private readonly SqliteCommand _delete;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _log;
+    private readonly Lock _logLock = new();
 
+    /// <summary>Owner read and write only: the database holds the whole cluster's configuration.</summary>
+    public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Opens (or creates) the database; a file that is not a usable database throws <see cref="CfgStoreException"/>.</summary>
     public CfgDatabase(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Path = path;
-        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
-        _connection = new SqliteConnection(builder.ToString());
-        _connection.Open();
-        Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=FULL;");
-        Execute("CREATE TABLE IF NOT EXISTS cfg (id BLOB PRIMARY KEY, version INTEGER NOT NULL, record BLOB NOT NULL) WITHOUT ROWID;");
-        Execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;");
+        try
+        {
+            // SQLite gives the -wal and -shm files the database file's mode, so creating it 0600 covers all three.
+            if (!OperatingSystem.IsWindows() && !File.Exists(path))
+            {
+                using (new FileStream(path, new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = FileMode }))
+                {
+                }
+            }
+
+            Restrict(path);
+            var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
+            _connection = new SqliteConnection(builder.ToString());
+            _connection.Open();
+            Execute("PRAGMA journal_mode=WAL;");
+            Execute("CREATE TABLE IF NOT EXISTS cfg (id BLOB PRIMARY KEY, version INTEGER NOT NULL, record BLOB NOT NULL) WITHOUT ROWID;");
+            Execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;");
+            Execute("PRAGMA synchronous=NORMAL;");
+            Restrict(path + "-wal");
+            Restrict(path + "-shm");
+        }
+        catch (SqliteException ex)
+        {
+            _connection?.Dispose();
+            throw new CfgStoreException($"'{path}' is not a usable Cfg database ({Describe(ex)}); check it with 'kraken store check --path {path}' and see docs/daemon.md (Durable Cfg) to rebuild it", ex);
+        }
         _upsert = _connection.CreateCommand();
         _upsert.CommandText = "INSERT INTO cfg (id, version, record) VALUES ($id, $version, $record) ON CONFLICT(id) DO UPDATE SET version = excluded.version, record = excluded.record;";
         _upsert.Parameters.Add("$id", SqliteType.Blob);
@@ -41,7 +67,7 @@ public sealed class CfgDatabase : IDisposable
     /// <summary>The journal mode SQLite reports (for the start-up log and tests).</summary>
     public string JournalMode => (string)Scalar("PRAGMA journal_mode;")!;
 
-    /// <summary>SQLite's synchronous level: 2 is FULL.</summary>
+    /// <summary>SQLite's synchronous level: 1 is NORMAL (the log is synced by <see cref="SyncLog"/>).</summary>
     public long Synchronous => (long)Scalar("PRAGMA synchronous;")!;
 
     /// <summary>Every stored record, decoded with <paramref name="schema"/>; versions as stored.</summary>
@@ -51,13 +77,66 @@ public sealed class CfgDatabase : IDisposable
         using var cmd = _connection.CreateCommand();
         cmd.CommandText = "SELECT record FROM cfg ORDER BY id;";
         using var reader = cmd.ExecuteReader();
-        while (reader.Read())
+        try
         {
-            var bytes = (byte[])reader[0];
-            result.Add(NodeRecordCodec.FromBytes(bytes, schema));
+            while (reader.Read())
+            {
+                var bytes = (byte[])reader[0];
+                result.Add(NodeRecordCodec.FromBytes(bytes, schema));
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or Google.Protobuf.InvalidProtocolBufferException or InvalidCastException or StateException)
+        {
+            throw new CfgStoreException($"'{Path}' cannot be read ({(ex is SqliteException s ? Describe(s) : "a record does not decode: " + ex.Message)}); check it with 'kraken store check --path {Path}' and see docs/daemon.md (Durable Cfg) to rebuild it", ex);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Makes every commit so far survive a power loss: fsyncs the write-ahead log (one call covers any number of
+    /// commits; SQLite itself syncs the log before a checkpoint copies it into the database).
+    /// </summary>
+    public void SyncLog()
+    {
+        // Any thread may call this (the log is one file for the connection's whole life: SQLite keeps it while open).
+        var log = Volatile.Read(ref _log);
+        if (log is null)
+        {
+            lock (_logLock)
+            {
+                var wal = Path + "-wal";
+                if (_log is null && File.Exists(wal))
+                {
+                    _log = File.OpenHandle(wal, System.IO.FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                }
+
+                log = _log;
+            }
+        }
+
+        if (log is not null)
+        {
+            RandomAccess.FlushToDisk(log);
+        }
+    }
+
+    /// <summary>What a SQLite failure means, for an operator: "disk full (SQLite: database or disk is full)".</summary>
+    public static string Describe(SqliteException ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        var cause = (ex.SqliteErrorCode & 0xff) switch
+        {
+            13 => "disk full",
+            10 => "I/O error",
+            8 => "read-only file or file system",
+            11 or 26 => "database corrupt",
+            14 => "cannot open the file",
+            5 or 6 => "database locked by another process",
+            _ => "SQLite error " + ex.SqliteErrorCode,
+        };
+        var text = SQLitePCL.raw.sqlite3_errstr(ex.SqliteErrorCode).utf8_to_string();
+        return $"{cause} (SQLite: {text})";
     }
 
     /// <summary>Writes upserts and deletions as one transaction, committed (and synced) when this returns.</summary>
@@ -65,24 +144,48 @@ public sealed class CfgDatabase : IDisposable
     {
         ArgumentNullException.ThrowIfNull(upserts);
         ArgumentNullException.ThrowIfNull(deletes);
-        using var tx = _connection.BeginTransaction();
-        _upsert.Transaction = tx;
-        _delete.Transaction = tx;
-        foreach (var record in upserts)
+        var tx = _connection.BeginTransaction();
+        try
         {
-            _upsert.Parameters[0].Value = record.Id.ToByteArray();
-            _upsert.Parameters[1].Value = (long)record.Version;
-            _upsert.Parameters[2].Value = NodeRecordCodec.ToBytes(record);
-            _upsert.ExecuteNonQuery();
-        }
+            _upsert.Transaction = tx;
+            _delete.Transaction = tx;
+            foreach (var record in upserts)
+            {
+                _upsert.Parameters[0].Value = record.Id.ToByteArray();
+                _upsert.Parameters[1].Value = (long)record.Version;
+                _upsert.Parameters[2].Value = NodeRecordCodec.ToBytes(record);
+                _upsert.ExecuteNonQuery();
+            }
 
-        foreach (var node in deletes)
+            foreach (var node in deletes)
+            {
+                _delete.Parameters[0].Value = node.ToByteArray();
+                _delete.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+            tx.Dispose();
+        }
+        catch (SqliteException)
         {
-            _delete.Parameters[0].Value = node.ToByteArray();
-            _delete.ExecuteNonQuery();
-        }
+            // SQLite may have rolled back already (disk full does); either way nothing of it may stay, and the
+            // connection must be ready for the next attempt.
+            try
+            {
+                tx.Dispose();
+            }
+            catch (SqliteException)
+            {
+                Execute("ROLLBACK;", ignoreErrors: true);
+            }
 
-        tx.Commit();
+            throw;
+        }
+        finally
+        {
+            _upsert.Transaction = null;
+            _delete.Transaction = null;
+        }
     }
 
     /// <summary>A value of the root's own state (the cluster's control state), or null.</summary>
@@ -106,16 +209,31 @@ public sealed class CfgDatabase : IDisposable
 
     public void Dispose()
     {
+        _log?.Dispose();
         _upsert.Dispose();
         _delete.Dispose();
         _connection.Dispose();
     }
 
-    private void Execute(string sql)
+    private void Execute(string sql, bool ignoreErrors = false)
     {
         using var cmd = _connection.CreateCommand();
         cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
+        try
+        {
+            cmd.ExecuteNonQuery();
+        }
+        catch (SqliteException) when (ignoreErrors)
+        {
+        }
+    }
+
+    private static void Restrict(string file)
+    {
+        if (!OperatingSystem.IsWindows() && File.Exists(file) && (File.GetUnixFileMode(file) & ~FileMode) != 0)
+        {
+            File.SetUnixFileMode(file, FileMode);
+        }
     }
 
     private object? Scalar(string sql)
@@ -123,5 +241,23 @@ public sealed class CfgDatabase : IDisposable
         using var cmd = _connection.CreateCommand();
         cmd.CommandText = sql;
         return cmd.ExecuteScalar();
+    }
+}
+
+/// <summary>The durable Cfg database cannot be opened or read; the message names the file and the cause.</summary>
+public sealed class CfgStoreException : IOException
+{
+    public CfgStoreException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public CfgStoreException(string message)
+        : base(message)
+    {
+    }
+
+    public CfgStoreException()
+    {
     }
 }

@@ -1,35 +1,38 @@
-// Makes every Cfg change durable before it is acknowledged: a store observer queues, one writer commits in groups.
-using System.Threading.Channels;
+// Makes every Cfg change durable before anyone sees it: the store's journal commits it, one syncer fsyncs in groups.
 using Kraken.Tree.State;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Kraken.Daemon.Storage;
 
 /// <summary>
-/// Mirrors the Cfg view of a <see cref="StateStore"/> into a <see cref="CfgDatabase"/>. The observer only
-/// queues the ids of changed nodes (it runs under the store's write lock); a dedicated writer takes everything
-/// queued so far, reads each node's current Cfg and commits it as one transaction (group commit), then
-/// advances <see cref="DurableSequence"/>. An API write calls <see cref="WaitDurableAsync"/> with the store's
-/// sequence after its write, so it answers only once its change (and everything before it) is on disk.
+/// The journal of a <see cref="StateStore"/>'s Cfg view at the root. Every store transaction that changes Cfg is
+/// committed to the <see cref="CfgDatabase"/> under the store's write lock, before any observer (the change stream,
+/// the sync engine) sees it; a commit that fails (disk full, I/O error) refuses the transaction, so the store stays
+/// as it was and the write answers 503. The next write simply tries again: nothing is sticky, nothing refused is
+/// written later. Commits do not wait for the disk; one syncer thread fsyncs the log for everything committed so
+/// far (group commit), then advances <see cref="DurableSequence"/>. An API write calls <see cref="WaitDurableAsync"/>
+/// with the store's sequence after its write, so it answers only once its change (and everything before it) is on disk.
 /// </summary>
-public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
+public sealed partial class DurableCfg : IStateJournal, IAsyncDisposable
 {
     private readonly StateStore _store;
     private readonly CfgDatabase _database;
     private readonly ILogger _logger;
-    private readonly Channel<(ulong Sequence, NodeId[] Nodes)> _queue =
-        Channel.CreateUnbounded<(ulong, NodeId[])>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lock _waitLock = new();
     private readonly List<(ulong Sequence, TaskCompletionSource Done)> _waiters = [];
-    private readonly Task _writer;
-    private IDisposable? _subscription;
-    private ulong _durable;
-    private ulong _lastQueued;
-    private Exception? _failure;
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _syncer;
     private readonly Lock _databaseLock = new();
+    private ulong _durable;
+    private ulong _written;
+    private long _commits;
+    private long _refused;
+    private bool _failing;
     private const string ControlKey = "cluster-control";
 
-    /// <summary>Loads <paramref name="database"/> into the (empty) store, then mirrors every later Cfg change.</summary>
+    /// <summary>Loads <paramref name="database"/> into the (empty) store, then journals every later Cfg change.</summary>
     public DurableCfg(StateStore store, CfgDatabase database, ILogger logger)
     {
         _store = store;
@@ -61,12 +64,15 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
             LoadedControl = new Kraken.Tree.Sync.ClusterControl(v, f);
         }
 
-        _durable = _lastQueued = store.Sequence;
-        _subscription = store.Subscribe(this);
-        _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _durable = _written = store.Sequence;
+        store.Journal = this;
+        _syncer = Task.Factory.StartNew(SyncLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
     public int LoadedNodes { get; }
+
+    /// <summary>The database file.</summary>
+    public string Path => _database.Path;
 
     /// <summary>The cluster's control state (freeze) as it was last saved; default when never saved.</summary>
     public Kraken.Tree.Sync.ClusterControl LoadedControl { get; }
@@ -74,52 +80,102 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
     /// <summary>Saves the cluster's control state, so that a root restarting after a freeze is still frozen. Durable on return.</summary>
     public void SaveControl(Kraken.Tree.Sync.ClusterControl control)
     {
-        lock (_databaseLock)
+        try
         {
-            _database.WriteMeta(ControlKey, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{control.Version} {control.Frozen}"));
+            lock (_databaseLock)
+            {
+                _database.WriteMeta(ControlKey, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{control.Version} {control.Frozen}"));
+                _database.SyncLog();
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException)
+        {
+            throw Refusal(ex);
         }
     }
 
-    /// <summary>Every Cfg change up to this store sequence is committed to disk.</summary>
+    /// <summary>Every Cfg change up to this store sequence is committed and synced to disk.</summary>
     public ulong DurableSequence => Volatile.Read(ref _durable);
 
-    /// <summary>Transactions committed so far (one per group).</summary>
-    public long Commits { get; private set; }
+    /// <summary>Transactions committed so far (one per store transaction that changed Cfg).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
-    public void OnChanges(ReadOnlySpan<StateChange> changes)
+    /// <summary>Transactions the database refused (disk full, I/O error): each left the store as it was.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    void IStateJournal.Write(StateStore store, ReadOnlySpan<StateChange> changes)
     {
-        // Dsc-only commits (most of the traffic at a root) queue nothing and allocate nothing.
-        List<NodeId>? nodes = null;
+        // Dsc-only transactions (most of the traffic at a root) write nothing and allocate nothing.
+        HashSet<NodeId>? nodes = null;
         foreach (var c in changes)
         {
-            if (c.View == StateView.Cfg && (nodes is null || nodes[^1] != c.Node))
+            if (c.View == StateView.Cfg)
             {
                 (nodes ??= []).Add(c.Node);
             }
         }
 
-        if (nodes is not null)
+        if (nodes is null)
         {
-            var sequence = changes[^1].Sequence;
-            _queue.Writer.TryWrite((sequence, [.. nodes]));
-            Volatile.Write(ref _lastQueued, sequence);
+            return;
         }
+
+        var upserts = new List<NodeRecord>(nodes.Count);
+        var deletes = new List<NodeId>();
+        foreach (var id in nodes)
+        {
+            // Under the store's write lock: the record as this transaction leaves it.
+            if (store.Get(StateView.Cfg, id) is { } record)
+            {
+                upserts.Add(record);
+            }
+            else
+            {
+                deletes.Add(id);
+            }
+        }
+
+        try
+        {
+            lock (_databaseLock)
+            {
+                _database.Commit(upserts, deletes);
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException)
+        {
+            Interlocked.Increment(ref _refused);
+            var refusal = Refusal(ex);
+            if (!_failing)
+            {
+                _failing = true;
+                Log.CommitFailed(_logger, refusal.Message, ex);
+            }
+
+            throw refusal;
+        }
+
+        if (_failing)
+        {
+            _failing = false;
+            Log.CommitRecovered(_logger, _database.Path);
+        }
+
+        Interlocked.Increment(ref _commits);
+        Volatile.Write(ref _written, changes[^1].Sequence);
+        _wake.Release();
     }
 
     /// <summary>
-    /// Completes when every Cfg change up to <paramref name="sequence"/> is on disk; faults if the store failed.
-    /// Cfg batches commit in order, so it waits for the last Cfg batch queued at or before that sequence.
+    /// Completes when every Cfg change up to <paramref name="sequence"/> is on disk; faults with
+    /// <see cref="StateJournalException"/> if syncing the log failed. Waits for the last Cfg transaction committed at
+    /// or before that sequence.
     /// </summary>
     public Task WaitDurableAsync(ulong sequence, CancellationToken cancellationToken = default)
     {
-        sequence = Math.Min(sequence, Volatile.Read(ref _lastQueued));
         lock (_waitLock)
         {
-            if (_failure is not null)
-            {
-                return Task.FromException(new IOException("The durable Cfg store failed; the write is not durable.", _failure));
-            }
-
+            sequence = Math.Min(sequence, Volatile.Read(ref _written));
             if (_durable >= sequence)
             {
                 return Task.CompletedTask;
@@ -133,61 +189,47 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _subscription?.Dispose();
-        _subscription = null;
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        _store.Journal = null;
+        await _closing.CancelAsync().ConfigureAwait(false);
+        await _syncer.ConfigureAwait(false);
 
-        // A write that raced the shutdown is not on disk: fail it rather than leave it waiting.
+        // A write that raced the shutdown is committed (a process kill keeps it) but was not answered: fail it.
         Release(0, new ObjectDisposedException(nameof(DurableCfg), "The durable Cfg store is closed."));
         _database.Dispose();
+        _wake.Dispose();
+        _closing.Dispose();
     }
 
-    private async Task WriteLoop()
+    private async Task SyncLoop()
     {
-        var reader = _queue.Reader;
-        var dirty = new HashSet<NodeId>();
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        var closing = false;
+        while (!closing)
         {
-            ulong upTo = 0;
-            dirty.Clear();
-            while (reader.TryRead(out var item))
+            try
             {
-                upTo = item.Sequence;
-                dirty.UnionWith(item.Nodes);
+                await _wake.WaitAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                closing = true;
+            }
+
+            // Everything committed up to here is covered by one fsync; later wake-ups find nothing to do.
+            var upTo = Volatile.Read(ref _written);
+            if (upTo <= Volatile.Read(ref _durable))
+            {
+                continue;
             }
 
             try
             {
-                if (dirty.Count > 0)
-                {
-                    var upserts = new List<NodeRecord>(dirty.Count);
-                    var deletes = new List<NodeId>();
-                    foreach (var id in dirty)
-                    {
-                        // The current record, not the one of the change: the newest state is what must survive.
-                        if (_store.Get(StateView.Cfg, id) is { } record)
-                        {
-                            upserts.Add(record);
-                        }
-                        else
-                        {
-                            deletes.Add(id);
-                        }
-                    }
-
-                    lock (_databaseLock)
-                    {
-                        _database.Commit(upserts, deletes);
-                    }
-
-                    Commits++;
-                }
+                _database.SyncLog();
             }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+            catch (IOException ex)
             {
-                Log.CommitFailed(_logger, ex);
-                Release(upTo, ex);
+                var refusal = Refusal(ex);
+                Log.SyncFailed(_logger, refusal.Message, ex);
+                Release(upTo, refusal);
                 continue;
             }
 
@@ -195,15 +237,15 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
         }
     }
 
+    private StateJournalException Refusal(Exception ex) =>
+        new($"the store could not commit: {(ex is SqliteException s ? CfgDatabase.Describe(s) : ex.Message)} at {_database.Path}", ex);
+
+    /// <summary>Success advances the durable sequence to <paramref name="upTo"/>; a failure fails the waiters it covers.</summary>
     private void Release(ulong upTo, Exception? failure)
     {
         lock (_waitLock)
         {
-            if (failure is not null)
-            {
-                _failure = failure;
-            }
-            else if (upTo > _durable)
+            if (failure is null && upTo > _durable)
             {
                 _durable = upTo;
             }
@@ -211,14 +253,14 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
                 var (seq, done) = _waiters[i];
-                if (_failure is not null)
-                {
-                    done.TrySetException(new IOException("The durable Cfg store failed; the write is not durable.", _failure));
-                    _waiters.RemoveAt(i);
-                }
-                else if (seq <= _durable)
+                if (seq <= _durable)
                 {
                     done.TrySetResult();
+                    _waiters.RemoveAt(i);
+                }
+                else if (failure is not null && (upTo == 0 || seq <= upTo))
+                {
+                    done.TrySetException(failure as StateJournalException ?? new StateJournalException("the durable Cfg store is closed; the write was not acknowledged", failure));
                     _waiters.RemoveAt(i);
                 }
             }
@@ -227,7 +269,13 @@ public sealed partial class DurableCfg : IStateObserver, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 300, Level = LogLevel.Critical, Message = "Committing Cfg to the durable store failed; writes are no longer acknowledged")]
-        public static partial void CommitFailed(ILogger logger, Exception exception);
+        [LoggerMessage(EventId = 300, Level = LogLevel.Critical, Message = "Cfg writes are refused: {Cause}; the store keeps what was acknowledged and retries with the next write")]
+        public static partial void CommitFailed(ILogger logger, string cause, Exception exception);
+
+        [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "The durable Cfg store {Path} commits again")]
+        public static partial void CommitRecovered(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 302, Level = LogLevel.Critical, Message = "Syncing the durable Cfg log failed: {Cause}; the writes it covered are answered 503")]
+        public static partial void SyncFailed(ILogger logger, string cause, Exception exception);
     }
 }

@@ -48,3 +48,33 @@ public interface IStateObserver
 {
     void OnChanges(ReadOnlySpan<StateChange> changes);
 }
+
+/// <summary>
+/// Makes a store's transactions durable before anyone sees them (<see cref="StateStore.Journal"/>). Called under
+/// the store's write lock with the transaction's changes, before the observers; throwing refuses the transaction.
+/// </summary>
+public interface IStateJournal
+{
+    void Write(StateStore store, ReadOnlySpan<StateChange> changes);
+}
+
+/// <summary>
+/// The store's journal refused a transaction (the disk is full, the database failed): the store is as it was
+/// before it, and no observer saw it. The message names the cause.
+/// </summary>
+public sealed class StateJournalException : Exception
+{
+    public StateJournalException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    public StateJournalException(string message)
+        : base(message)
+    {
+    }
+
+    public StateJournalException()
+    {
+    }
+}

@@ -17,7 +17,12 @@ public sealed partial class StateStore
     private readonly List<StateChange> _pending = [];
     private IStateObserver[] _observers = [];
     private ulong _sequence;
+    private ulong _committedSequence;
     private int _batchDepth;
+
+    // What the transaction in progress changed, to put back if the journal refuses it (kept only with a journal).
+    private readonly List<(NodeId Id, Entry? Entry, StateView View, NodeRecord? Old)> _undo = [];
+    private IStateJournal? _journal;
 
     public StateStore(StateSchema? schema = null)
     {
@@ -38,6 +43,22 @@ public sealed partial class StateStore
     public ulong Sequence => Volatile.Read(ref _sequence);
 
     public bool Contains(NodeId id) => _nodes.ContainsKey(id);
+
+    /// <summary>
+    /// Where every transaction is written before observers see it (the root's durable Cfg). A transaction the
+    /// journal refuses throws <see cref="StateJournalException"/> and leaves the store as it was.
+    /// </summary>
+    public IStateJournal? Journal
+    {
+        get => _journal;
+        set
+        {
+            lock (_writeLock)
+            {
+                _journal = value;
+            }
+        }
+    }
 
     public NodeRecord? Get(StateView view, NodeId id) =>
         _nodes.TryGetValue(id, out var e) ? e.Get(view) : null;
@@ -134,6 +155,7 @@ public sealed partial class StateStore
             var c = cfg.WithVersion(1);
             var d = (dsc ?? NodeRecord.Empty(cfg.Id, Schema)).WithVersion(1);
             _nodes[cfg.Id] = new Entry(c, d);
+            Remember(cfg.Id, null, StateView.Cfg, null);
             Emit(new StateChange(0, ChangeKind.Created, StateView.Cfg, cfg.Id, null, default, default, 1));
             Emit(new StateChange(0, ChangeKind.Created, StateView.Dsc, cfg.Id, null, default, default, 1));
             Commit();
@@ -151,6 +173,7 @@ public sealed partial class StateStore
                 return false;
             }
 
+            Remember(id, e, StateView.Cfg, null);
             Emit(new StateChange(0, ChangeKind.Deleted, StateView.Cfg, id, null, default, default, e.Cfg.Version));
             Emit(new StateChange(0, ChangeKind.Deleted, StateView.Dsc, id, null, default, default, e.Dsc.Version));
             Commit();
@@ -276,6 +299,7 @@ public sealed partial class StateStore
         }
 
         var stored = next.WithVersion(version);
+        Remember(old.Id, entry, view, old);
         entry.Set(view, stored);
         Commit();
         return stored;
@@ -320,6 +344,7 @@ public sealed partial class StateStore
         }
 
         var stored = next.WithVersion(version);
+        Remember(old.Id, entry, view, old);
         entry.Set(view, stored);
         Commit();
         return stored;
@@ -357,13 +382,45 @@ public sealed partial class StateStore
 
     private void Emit(StateChange change) => _pending.Add(change with { Sequence = ++_sequence });
 
+    /// <summary>Notes how to undo one write of the transaction in progress: Old null with Entry null undoes a create, with Entry a delete.</summary>
+    private void Remember(NodeId id, Entry? entry, StateView view, NodeRecord? old)
+    {
+        if (_journal is not null)
+        {
+            _undo.Add((id, entry, view, old));
+        }
+    }
+
     private void Commit()
     {
-        if (_batchDepth > 0 || _pending.Count == 0)
+        if (_batchDepth > 0)
         {
             return;
         }
 
+        if (_pending.Count == 0)
+        {
+            // A write that changed nothing observable (a version-only copy) is not journaled.
+            _undo.Clear();
+            return;
+        }
+
+        if (_journal is { } journal)
+        {
+            try
+            {
+                journal.Write(this, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending));
+            }
+            catch (Exception ex)
+            {
+                Rollback();
+                throw ex as StateJournalException ?? new StateJournalException($"The store could not commit: {ex.Message}", ex);
+            }
+
+            _undo.Clear();
+        }
+
+        _committedSequence = _sequence;
         var observers = _observers;
         try
         {
@@ -377,6 +434,31 @@ public sealed partial class StateStore
         {
             _pending.Clear();
         }
+    }
+
+    /// <summary>Puts back what the refused transaction changed, newest first; no observer ever saw it.</summary>
+    private void Rollback()
+    {
+        for (var i = _undo.Count - 1; i >= 0; i--)
+        {
+            var (id, entry, view, old) = _undo[i];
+            if (old is not null)
+            {
+                entry!.Set(view, old);
+            }
+            else if (entry is null)
+            {
+                _nodes.TryRemove(id, out _);
+            }
+            else
+            {
+                _nodes[id] = entry;
+            }
+        }
+
+        _undo.Clear();
+        _pending.Clear();
+        Volatile.Write(ref _sequence, _committedSequence);
     }
 
     private void Unsubscribe(IStateObserver observer)

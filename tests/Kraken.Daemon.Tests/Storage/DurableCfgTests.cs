@@ -1,4 +1,4 @@
-// Durable Cfg: WAL with synchronous=FULL, loaded at start with versions, every API write on disk before the answer.
+// Durable Cfg: WAL whose log the store syncs itself, loaded at start with versions, every API write on disk before the answer.
 using System.Net;
 using System.Text;
 using Kraken.Daemon.Storage;
@@ -14,11 +14,11 @@ public sealed class DurableCfgTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public void The_database_runs_in_wal_mode_with_full_sync()
+    public void The_database_runs_in_wal_mode_and_leaves_syncing_the_log_to_the_store()
     {
         using var db = new CfgDatabase(Path.Combine(_dir, "cfg.db"));
         Assert.Equal("wal", db.JournalMode);
-        Assert.Equal(2, db.Synchronous);
+        Assert.Equal(1, db.Synchronous);
     }
 
     [Fact]
