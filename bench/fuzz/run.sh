@@ -18,18 +18,24 @@ if [ $# -eq 0 ]; then
 fi
 
 build() {
-  # Publish, then instrument our own assemblies in the copy (SharpFuzz rewrites them in place, once).
-  rm -rf "$out/bin"
-  dotnet publish "$here/Kraken.Fuzz/Kraken.Fuzz.csproj" -c Release -o "$out/bin" -p:UseAppHost=false >"$out/build.log" 2>&1 \
+  # Publish, then instrument our own assemblies in the copy (SharpFuzz rewrites them in place, once). The new copy
+  # replaces the old one by rename, so a campaign still running keeps the files it opened.
+  rm -rf "$out/bin.new"
+  dotnet publish "$here/Kraken.Fuzz/Kraken.Fuzz.csproj" -c Release -o "$out/bin.new" -p:UseAppHost=false >"$out/build.log" 2>&1 \
     || { cat "$out/build.log"; exit 1; }
   local tool="$HOME/.dotnet/tools/sharpfuzz"
   if [ ! -x "$tool" ]; then
     dotnet tool install -g SharpFuzz.CommandLine --version "$sharpfuzz_version" >/dev/null
   fi
+  # kraken.dll is Kraken.Daemon.
   for dll in Kraken.Net Kraken.Tree Kraken.Modules kraken; do
-    "$tool" "$out/bin/$dll.dll" >/dev/null
+    "$tool" "$out/bin.new/$dll.dll" >/dev/null
   done
-  clang -O2 -fsanitize=fuzzer -o "$out/driver" "$here/driver/dotnet-libfuzzer.c"
+  rm -rf "$out/bin.old"
+  [ ! -d "$out/bin" ] || mv "$out/bin" "$out/bin.old"
+  mv "$out/bin.new" "$out/bin"
+  clang -O2 -fsanitize=fuzzer -o "$out/driver.new" "$here/driver/dotnet-libfuzzer.c"
+  mv "$out/driver.new" "$out/driver"
 }
 
 mkdir -p "$out"
@@ -67,21 +73,29 @@ export DOTNET_TieredPGO=0 DOTNET_TC_QuickJitForLoops=1 DOTNET_gcServer=0
 end=$(( $(date +%s) + seconds ))
 execs=0
 crash_count=0
+timeout_count=0
 while :; do
   left=$(( end - $(date +%s) ))
   [ "$left" -gt 0 ] || break
   before=$(ls "$crashes" | wc -l)
+  timeouts_before=$(ls "$crashes" | grep -c '^timeout-' || true)
   set +e
-  "$out/driver" -max_total_time="$left" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-    -artifact_prefix="$crashes/" "$work" "$here/corpus/$target" >>"$log" 2>&1
+  "$out/driver" -max_total_time="$left" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+    -artifact_prefix="$crashes/" "$work" "$here/corpus/$target" >"$log.run" 2>&1
   status=$?
   set -e
-  n=$(grep -a 'kraken-fuzz: [0-9]* execs' "$log" | tail -1 | awk '{print $2}')
+  cat "$log.run" >>"$log"
+  # The driver's own count, printed at exit and on a crash; after a timeout (libFuzzer ends at once) the last
+  # status line's count, which may be low by the inputs run since it was printed.
+  n=$(grep -a '^kraken-fuzz: [0-9]* execs' "$log.run" | tail -1 | awk '{print $2}' || true)
+  [ -n "$n" ] || n=$(grep -aoE '^#[0-9]+' "$log.run" | tail -1 | tr -d '#' || true)
   execs=$(( execs + ${n:-0} ))
-  # The next run's count must not be read twice.
-  sed -i 's/^kraken-fuzz: \([0-9]*\) execs$/kraken-fuzz: counted \1 execs/' "$log"
   after=$(ls "$crashes" | wc -l)
-  crash_count=$(( crash_count + after - before ))
+  timeouts_after=$(ls "$crashes" | grep -c '^timeout-' || true)
+  # A timeout is an input that ran longer than -timeout: kept and counted apart (replay it to tell a hang from a
+  # stall of a loaded machine).
+  timeout_count=$(( timeout_count + timeouts_after - timeouts_before ))
+  crash_count=$(( crash_count + after - before - (timeouts_after - timeouts_before) ))
   if [ "$status" -ne 0 ] && [ "$after" -eq "$before" ]; then
     echo "libFuzzer failed (exit $status) without a crash input; see $log" >&2
     tail -20 "$log" >&2
@@ -89,6 +103,8 @@ while :; do
   fi
 done
 
+rm -f "$log.run"
 # Coverage as libFuzzer last reported it (features count SharpFuzz's edge map as extra counters).
 grep -aE '^#[0-9]+' "$log" | tail -1 | sed 's/^/last status: /' || true
+[ "$timeout_count" -eq 0 ] || echo "timeouts: $timeout_count (inputs in $crashes)"
 echo "$target: $execs execs, $crash_count crashes"
