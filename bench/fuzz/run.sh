@@ -78,7 +78,7 @@ while :; do
   left=$(( end - $(date +%s) ))
   [ "$left" -gt 0 ] || break
   before=$(ls "$crashes" | wc -l)
-  timeouts_before=$(ls "$crashes" | grep -c '^timeout-' || true)
+  timeouts_before=$(ls "$crashes" | grep -cE '^(timeout|slow-unit)-' || true)
   set +e
   "$out/driver" -max_total_time="$left" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "$work" "$here/corpus/$target" >"$log.run" 2>&1
@@ -91,9 +91,9 @@ while :; do
   [ -n "$n" ] || n=$(grep -aoE '^#[0-9]+' "$log.run" | tail -1 | tr -d '#' || true)
   execs=$(( execs + ${n:-0} ))
   after=$(ls "$crashes" | wc -l)
-  timeouts_after=$(ls "$crashes" | grep -c '^timeout-' || true)
-  # A timeout is an input that ran longer than -timeout: kept and counted apart (replay it to tell a hang from a
-  # stall of a loaded machine).
+  timeouts_after=$(ls "$crashes" | grep -cE '^(timeout|slow-unit)-' || true)
+  # A timeout (an input that ran past -timeout) or a slow unit (past 10 s) is kept and counted apart: replay it to
+  # tell a hang from a stall of a loaded machine.
   timeout_count=$(( timeout_count + timeouts_after - timeouts_before ))
   crash_count=$(( crash_count + after - before - (timeouts_after - timeouts_before) ))
   if [ "$status" -ne 0 ] && [ "$after" -eq "$before" ]; then
@@ -106,5 +106,5 @@ done
 rm -f "$log.run"
 # Coverage as libFuzzer last reported it (features count SharpFuzz's edge map as extra counters).
 grep -aE '^#[0-9]+' "$log" | tail -1 | sed 's/^/last status: /' || true
-[ "$timeout_count" -eq 0 ] || echo "timeouts: $timeout_count (inputs in $crashes)"
+[ "$timeout_count" -eq 0 ] || echo "timeouts and slow units: $timeout_count (inputs in $crashes)"
 echo "$target: $execs execs, $crash_count crashes"
