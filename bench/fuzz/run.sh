@@ -77,8 +77,6 @@ timeout_count=0
 while :; do
   left=$(( end - $(date +%s) ))
   [ "$left" -gt 0 ] || break
-  before=$(ls "$crashes" | wc -l)
-  timeouts_before=$(ls "$crashes" | grep -cE '^(timeout|slow-unit)-' || true)
   set +e
   "$out/driver" -max_total_time="$left" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "$work" "$here/corpus/$target" >"$log.run" 2>&1
@@ -90,13 +88,14 @@ while :; do
   n=$(grep -a '^kraken-fuzz: [0-9]* execs' "$log.run" | tail -1 | awk '{print $2}' || true)
   [ -n "$n" ] || n=$(grep -aoE '^#[0-9]+' "$log.run" | tail -1 | tr -d '#' || true)
   execs=$(( execs + ${n:-0} ))
-  after=$(ls "$crashes" | wc -l)
-  timeouts_after=$(ls "$crashes" | grep -cE '^(timeout|slow-unit)-' || true)
-  # A timeout (an input that ran past -timeout) or a slow unit (past 10 s) is kept and counted apart: replay it to
-  # tell a hang from a stall of a loaded machine.
-  timeout_count=$(( timeout_count + timeouts_after - timeouts_before ))
-  crash_count=$(( crash_count + after - before - (timeouts_after - timeouts_before) ))
-  if [ "$status" -ne 0 ] && [ "$after" -eq "$before" ]; then
+  # Counted from what libFuzzer wrote in this run: the same input found again overwrites its file.
+  new_crashes=$(grep -acE "Test unit written to $crashes/(crash|oom|leak)-" "$log.run" || true)
+  new_timeouts=$(grep -acE "Test unit written to $crashes/(timeout|slow-unit)-" "$log.run" || true)
+  # A timeout (an input that ran past -timeout) or a slow unit (past 10 s) is counted apart: replay it to tell a
+  # hang from a stall of a loaded machine.
+  timeout_count=$(( timeout_count + new_timeouts ))
+  crash_count=$(( crash_count + new_crashes ))
+  if [ "$status" -ne 0 ] && [ "$new_crashes" -eq 0 ] && [ "$new_timeouts" -eq 0 ]; then
     echo "libFuzzer failed (exit $status) without a crash input; see $log" >&2
     tail -20 "$log" >&2
     break
