@@ -199,6 +199,15 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
             return system;
         }
 
+        /// <summary>
+        /// A link from a reply, resolved against the service: only a path on the same service, so that a reply
+        /// can neither send our credentials to another host nor hand Uri an unparsable "//..." authority.
+        /// </summary>
+        private Uri Resolve(string path) =>
+            Uri.TryCreate(Base, path, out var uri) && uri.Scheme == Base.Scheme && uri.Authority == Base.Authority
+                ? uri
+                : throw Protocol(path, "the link is not a path on this service");
+
         public Task<JsonObject> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
 
         public Task<JsonObject> PostAsync(string path, JsonObject body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
@@ -207,7 +216,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         {
             for (var attempt = 0; ; attempt++)
             {
-                using var request = new HttpRequestMessage(method, new Uri(Base, path));
+                using var request = new HttpRequestMessage(method, Resolve(path));
                 if (body is not null)
                 {
                     request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
@@ -254,7 +263,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         private async Task<string> LoginAsync(string password, CancellationToken ct)
         {
             const string sessions = "/redfish/v1/SessionService/Sessions";
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Base, sessions))
+            using var request = new HttpRequestMessage(HttpMethod.Post, Resolve(sessions))
             {
                 Content = new StringContent(new JsonObject { ["UserName"] = target.User, ["Password"] = password }.ToJsonString(), Encoding.UTF8, "application/json"),
             };

@@ -24,6 +24,9 @@ public sealed class RedfishReplyShapeTests
     [InlineData(PowerErrorKind.Configuration, "has 0 systems", Root, """{"Members":[1,"x",[]]}""")]
     [InlineData(PowerErrorKind.Protocol, "no Actions/#ComputerSystem.Reset target", Root, Systems, """{"PowerState":"On","Actions":[1]}""")]
     [InlineData(PowerErrorKind.Protocol, "no Actions/#ComputerSystem.Reset target", Root, Systems, """{"PowerState":"On","Actions":"reset"}""")]
+    // Found by the second redfish campaign: a member link "///...": new Uri(base, link) threw UriFormatException.
+    [InlineData(PowerErrorKind.Protocol, "the link is not a path on this service", Root, """{"Members":[{"@odata.id":"/////redfish/v1/Systems/1"}]}""")]
+    [InlineData(PowerErrorKind.Protocol, "the link is not a path on this service", Root, """{"Members":[{"@odata.id":"http://198.18.0.99/redfish/v1/Systems/1"}]}""")]
     public async Task A_reply_of_the_wrong_shape_is_a_power_error(PowerErrorKind kind, string message, params string[] replies)
     {
         using var driver = new RedfishPowerDriver(new InMemoryCredentialProvider().Set("c", "pw"), new RedfishOptions { Auth = RedfishAuth.Basic }, new Canned(replies));
