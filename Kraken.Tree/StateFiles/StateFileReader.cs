@@ -74,6 +74,14 @@ public sealed partial class StateFileReader
     public static StateFileContent Read(ReadOnlyMemory<byte> utf8, StateSchema? schema = null, IEnumerable<NodeRecord>? existing = null)
     {
         var reader = new StateFileReader(schema ?? StateSchema.Default);
+
+        // JsonDocument checks structure but decodes strings only when asked, where bad UTF-8 would throw: refuse it
+        // here, as one error, before anything is read.
+        if (InvalidUtf8At(utf8.Span) is { } bad)
+        {
+            return new StateFileContent([], [new StateFileError(-1, null, null, $"not valid UTF-8 at byte {bad + 1}")], [], false);
+        }
+
         JsonDocument doc;
         try
         {
@@ -91,6 +99,22 @@ public sealed partial class StateFileReader
             reader.CheckAcrossNodes(nodes, existing);
             return new StateFileContent([.. nodes.Select(n => n.Record)], reader._errors, reader._warnings, reader._legacy);
         }
+    }
+
+    private static int? InvalidUtf8At(ReadOnlySpan<byte> utf8)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            return null;
+        }
+
+        var i = 0;
+        while (System.Text.Rune.DecodeFromUtf8(utf8[i..], out _, out var consumed) == System.Buffers.OperationStatus.Done)
+        {
+            i += consumed;
+        }
+
+        return i;
     }
 
     private List<(int Index, NodeRecord Record)> ReadRoot(JsonElement root)

@@ -120,7 +120,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
 
     private static (string Target, string[]? Allowed) ReadResetAction(JsonObject system, string uri)
     {
-        if (system["Actions"]?["#ComputerSystem.Reset"] is not JsonObject reset || reset["target"]?.GetValueKind() != JsonValueKind.String)
+        if (Member(system["Actions"], "#ComputerSystem.Reset") is not JsonObject reset || reset["target"]?.GetValueKind() != JsonValueKind.String)
         {
             throw Protocol(uri, "the system has no Actions/#ComputerSystem.Reset target");
         }
@@ -147,6 +147,12 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         return target.Port == 0 ? new Uri(uri.GetLeftPart(UriPartial.Authority)) : new UriBuilder(uri.Scheme, uri.Host, target.Port).Uri;
     }
 
+    /// <summary>
+    /// A member of <paramref name="node"/> when it is an object, else null. JsonNode's indexers throw
+    /// InvalidOperationException on a node of another kind, which a BMC's reply decides.
+    /// </summary>
+    private static JsonNode? Member(JsonNode? node, string name) => node is JsonObject o ? o[name] : null;
+
     private static PowerException Protocol(string uri, string what) => new(PowerErrorKind.Protocol, $"unexpected Redfish reply from {uri}: {what}.");
 
     /// <summary>One driver call: the target, its service and its credentials.</summary>
@@ -165,8 +171,8 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
             }
 
             var root = await GetAsync("/redfish/v1/", ct).ConfigureAwait(false);
-            var systemsUri = root["Systems"]?["@odata.id"]?.GetValueKind() == JsonValueKind.String
-                ? root["Systems"]!["@odata.id"]!.GetValue<string>()
+            var systemsUri = Member(root["Systems"], "@odata.id") is { } link && link.GetValueKind() == JsonValueKind.String
+                ? link.GetValue<string>()
                 : throw Protocol("/redfish/v1/", "the service root has no Systems link");
             var collection = await GetAsync(systemsUri, ct).ConfigureAwait(false);
             if (collection["Members"] is not JsonArray members)
@@ -174,7 +180,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
                 throw Protocol(systemsUri, "the Systems collection has no Members array");
             }
 
-            var uris = members.Select(m => m?["@odata.id"]?.GetValueKind() == JsonValueKind.String ? m["@odata.id"]!.GetValue<string>() : null)
+            var uris = members.Select(m => Member(m, "@odata.id") is { } id && id.GetValueKind() == JsonValueKind.String ? id.GetValue<string>() : null)
                 .OfType<string>().ToArray();
             string system;
             if (!string.IsNullOrEmpty(target.System))
@@ -193,6 +199,15 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
             return system;
         }
 
+        /// <summary>
+        /// A link from a reply, resolved against the service: only a path on the same service, so that a reply
+        /// can neither send our credentials to another host nor hand Uri an unparsable "//..." authority.
+        /// </summary>
+        private Uri Resolve(string path) =>
+            Uri.TryCreate(Base, path, out var uri) && uri.Scheme == Base.Scheme && uri.Authority == Base.Authority
+                ? uri
+                : throw Protocol(path, "the link is not a path on this service");
+
         public Task<JsonObject> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
 
         public Task<JsonObject> PostAsync(string path, JsonObject body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
@@ -201,7 +216,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         {
             for (var attempt = 0; ; attempt++)
             {
-                using var request = new HttpRequestMessage(method, new Uri(Base, path));
+                using var request = new HttpRequestMessage(method, Resolve(path));
                 if (body is not null)
                 {
                     request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
@@ -248,7 +263,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         private async Task<string> LoginAsync(string password, CancellationToken ct)
         {
             const string sessions = "/redfish/v1/SessionService/Sessions";
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Base, sessions))
+            using var request = new HttpRequestMessage(HttpMethod.Post, Resolve(sessions))
             {
                 Content = new StringContent(new JsonObject { ["UserName"] = target.User, ["Password"] = password }.ToJsonString(), Encoding.UTF8, "application/json"),
             };
@@ -311,8 +326,8 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         {
             try
             {
-                var error = JsonNode.Parse(text)?["error"];
-                var message = error?["@Message.ExtendedInfo"]?[0]?["Message"] ?? error?["message"];
+                var error = Member(JsonNode.Parse(text), "error");
+                var message = Member(Member(error, "@Message.ExtendedInfo") is JsonArray { Count: > 0 } info ? info[0] : null, "Message") ?? Member(error, "message");
                 return message?.GetValueKind() == JsonValueKind.String ? ": " + message.GetValue<string>() : string.Empty;
             }
             catch (JsonException)

@@ -108,6 +108,18 @@ public class StateFileTests
     }
 
     [Fact]
+    public void Invalid_utf8_in_a_string_is_an_error_not_a_throw()
+    {
+        // Found by the statefile fuzz target: a byte 0xEE inside a string value made JsonElement.GetString throw
+        // InvalidOperationException out of the reader (JsonDocument.Parse had accepted the document).
+        byte[] file = [.. "{\"nodes\": [{\"id\": \"123e4567-e89b-12d3-a456-426655440000\", \"nodename\": \"ro"u8, 0xEE, .. "t\"}]}"u8];
+        var content = StateFileReader.Read(file, _schema);
+        Assert.False(content.IsValid);
+        Assert.Empty(content.Nodes);
+        Assert.Equal("not valid UTF-8 at byte 74", Assert.Single(content.Errors).Message);
+    }
+
+    [Fact]
     public void Duplicate_macs_and_addresses_and_parent_cycles_are_errors()
     {
         var json = $$$$$$"""
