@@ -4,7 +4,8 @@
 # GET /api/v1/cfg/export at once. Prints the daemon's RSS before and its peak during the exports (sampled every
 # 50 ms from /proc/PID/status), and how many answers were 200 and 503.
 # Usage: bench/api/export-memory.sh STATE [CLIENTS] [KRAKEN_DLL]   (default 30 clients, this tree's Release build;
-# PORT=N moves the API to 127.0.0.1:N and sync to N+1, so two runs can go side by side)
+# PORT=N moves the API to 127.0.0.1:N and sync to N+1, so two runs can go side by side; MAX=N sets
+# Api:MaxConcurrentExports, a key older builds do not have)
 set -euo pipefail
 state="$(realpath "$1")"
 clients=${2:-30}
@@ -25,7 +26,7 @@ fi
 cat > "$work/daemon.json" <<JSON
 {
   "NodeId": "123e4567-e89b-12d3-a456-426655440000", "Role": "root",
-  "Api": { "Url": "$api", "Token": "bench-token-0123456789" },
+  "Api": { "Url": "$api", "Token": "bench-token-0123456789"${MAX:+, \"MaxConcurrentExports\": $MAX} },
   "Sync": { "Bind": "127.0.0.1:$((port + 1))", "JoinSecret": "bench-secret-0123456789" },
   "Store": { "Path": "$work/cfg.db", "Import": "$state" },
   "Reconcile": { "StartFrozen": true },
@@ -39,7 +40,7 @@ until curl -sf $api/healthz >/dev/null; do
   sleep 0.5
 done
 
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$daemon/status"; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$daemon/status" 2>/dev/null || echo 0; }
 # One export first (the JIT, the first snapshot), then let the heap settle.
 curl -sf -o "$work/first.json" $api/api/v1/cfg/export
 bytes=$(stat -c %s "$work/first.json")
@@ -52,7 +53,10 @@ for i in $(seq "$clients"); do
   curl -s -o /dev/null -w '%{http_code}\n' $api/api/v1/cfg/export > "$work/code.$i" & pids+=($!)
 done
 while [[ $(cat "$work"/code.* 2>/dev/null | wc -l) -lt $clients ]]; do
-  now=$(rss); (( now > peak )) && peak=$now
+  if ! kill -0 "$daemon" 2>/dev/null; then
+    echo "the daemon exited during the exports (peak so far $((peak / 1024)) MiB):"; tail -5 "$work/daemon.log"; exit 1
+  fi
+  now=$(rss); if (( now > peak )); then peak=$now; fi
   sleep 0.05
 done
 end=$(date +%s.%N)
