@@ -21,7 +21,7 @@ internal static class ApiDocument
                 Version = "v1",
                 Description = "Cfg and Dsc of the nodes a kraken daemon holds, the mutation graph and plans, freeze/thaw, "
                     + "the tree's adjacencies, the event stream, and the original Kraken's paths for existing clients. "
-                    + "Writes need \"Authorization: Bearer <token>\"; errors are RFC 7807 problem details.",
+                    + "Writes, and reads that call hardware (live power status), need \"Authorization: Bearer <token>\"; errors are RFC 7807 problem details.",
             };
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
@@ -29,7 +29,7 @@ internal static class ApiDocument
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                Description = "The daemon's Api:Token; required by every write.",
+                Description = "The daemon's Api:Token; required by every write and by every read that calls hardware.",
             };
             return Task.CompletedTask;
         });

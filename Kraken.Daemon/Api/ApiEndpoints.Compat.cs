@@ -17,8 +17,10 @@ public static partial class ApiEndpoints
         var reads = app.MapGroup(string.Empty).WithTags("compat").AddEndpointFilter(ApiSupport.MapErrors);
         var writes = reads.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance);
 
-        reads.MapGet("/cfg/nodes", (KrakenDaemon d) => LegacyList(d.Store.Snapshot(StateView.Cfg))).Doc("CompatCfgNodes", "Original API: every Cfg node as {\"nodes\": [...]}.");
-        reads.MapGet("/dsc/nodes", (KrakenDaemon d) => LegacyList(d.Store.Snapshot(StateView.Dsc))).Doc("CompatDscNodes", "Original API: every Dsc node.");
+        reads.MapGet("/cfg/nodes", (HttpContext h, KrakenDaemon d, LargeResponseGate g) => g.StreamNodeList(h, "this node list", () => d.Store.Snapshot(StateView.Cfg), LegacyNodeJson.Write))
+            .Doc("CompatCfgNodes", "Original API: every Cfg node as {\"nodes\": [...]}, streamed; counts against Api:MaxConcurrentExports.");
+        reads.MapGet("/dsc/nodes", (HttpContext h, KrakenDaemon d, LargeResponseGate g) => g.StreamNodeList(h, "this node list", () => d.Store.Snapshot(StateView.Dsc), LegacyNodeJson.Write))
+            .Doc("CompatDscNodes", "Original API: every Dsc node, streamed; counts against Api:MaxConcurrentExports.");
         reads.MapGet("/cfg/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Cfg, id)).Doc("CompatCfgNode", "Original API: one Cfg node; 404 with an empty body if missing.");
         reads.MapGet("/dsc/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Dsc, id)).Doc("CompatDscNode", "Original API: one Dsc node; 404 with an empty body if missing.");
 

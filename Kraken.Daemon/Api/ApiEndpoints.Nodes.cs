@@ -15,13 +15,21 @@ public static partial class ApiEndpoints
     {
         // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
         // only when it has a default, and the OpenAPI document says "required" for the others.
-        reads.MapGet("/{view}/nodes", (string view, KrakenDaemon daemon, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id = null, string? under = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where = null) =>
+        reads.MapGet("/{view}/nodes", (string view, HttpContext http, KrakenDaemon daemon, LargeResponseGate gate, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id = null, string? under = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where = null) =>
         {
             var v = ApiSupport.ParseView(view);
             var selection = Selection.FromQuery(daemon.Store.Schema, id ?? [], under, where ?? []);
-            var nodes = selection.Apply(daemon.Store, v);
-            return ApiSupport.Json(w => WriteNodeList(w, nodes));
-        }).Doc("ListNodes", "List the nodes of a view (cfg or dsc), optionally filtered by id, parent subtree (under) and URL=VALUE conditions (where).");
+            if (selection.Ids is not null)
+            {
+                // Named nodes: as many as the URL can name, so an ordinary answer.
+                var named = selection.Apply(daemon.Store, v);
+                return ApiSupport.Json(w => WriteNodeList(w, named));
+            }
+
+            // Possibly every node: streamed, under the gate; the selection is applied once a place is held.
+            return gate.StreamNodeList(http, "this node list", () => selection.Apply(daemon.Store, v), StateFileWriter.WriteNode);
+        }).Doc("ListNodes", "List the nodes of a view (cfg or dsc), optionally filtered by id, parent subtree (under) and URL=VALUE conditions (where). Without ids the answer is streamed and counts against Api:MaxConcurrentExports (503 and Retry-After beyond).")
+          .Produces(StatusCodes.Status503ServiceUnavailable);
 
         reads.MapGet("/{view}/nodes/{id}", (string view, string id, HttpContext http, KrakenDaemon daemon) =>
         {
@@ -190,9 +198,12 @@ public static partial class ApiEndpoints
             });
         }).Doc("Import", "Import a state file (kraken-state/1 or the original's NodeList) into Cfg; all or nothing.");
 
-        reads.MapGet("/{view}/export", (string view, KrakenDaemon daemon) =>
-            Results.Text(StateFileWriter.WriteToString(daemon.Store.Snapshot(ApiSupport.ParseView(view))), ApiSupport.JsonContentType))
-            .Doc("Export", "The whole view as a state file (kraken-state/1).");
+        reads.MapGet("/{view}/export", (string view, HttpContext http, KrakenDaemon daemon, LargeResponseGate gate) =>
+        {
+            var v = ApiSupport.ParseView(view);
+            return gate.Stream(http, "this export", ApiSupport.JsonContentType + "; charset=utf-8", (body, ct) => StateFileWriter.WriteAsync(daemon.Store.Snapshot(v), body, ct));
+        }).Doc("Export", "The whole view as a state file (kraken-state/1), streamed; at most Api:MaxConcurrentExports exports and whole lists at once (503 and Retry-After beyond).")
+          .Produces(StatusCodes.Status503ServiceUnavailable);
     }
 
     private static void RequireCfgOwner(KrakenDaemon daemon)

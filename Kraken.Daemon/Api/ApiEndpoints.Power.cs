@@ -111,7 +111,9 @@ public static partial class ApiEndpoints
 
         // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
         // only when it has a default, and the OpenAPI document says "required" for the others.
-        reads.MapGet("/power/status", async (HttpContext http, KrakenDaemon daemon, CancellationToken ct, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id = null, string? under = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where = null, bool? all = null) =>
+        // Behind the token although it changes nothing: each request makes a call to every selected BMC, so an open
+        // status read would let anyone drive the management network. Dsc /PhysState (the last reading) stays open.
+        writes.MapGet("/power/status", async (HttpContext http, KrakenDaemon daemon, CancellationToken ct, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "id")] string[]? id = null, string? under = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "where")] string[]? where = null, bool? all = null) =>
         {
             var power = RequirePower(http);
             var selection = Selection.FromQuery(daemon.Store.Schema, id ?? [], under, where ?? []);
@@ -136,7 +138,7 @@ public static partial class ApiEndpoints
                 w.WriteEndArray();
                 w.WriteEndObject();
             });
-        }).Doc("PowerStatus", "Ask the BMCs for the power state of a selection (id, under, where as for ListNodes; all=true for every node); changes nothing.");
+        }).Doc("PowerStatus", "Ask the BMCs for the power state of a selection (id, under, where as for ListNodes; all=true for every node); changes nothing, but needs the token since it calls every BMC selected. The last reading is Dsc /PhysState, open to all.");
     }
 
     private static PowerDaemonModule RequirePower(HttpContext http)

@@ -5,7 +5,10 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Kraken.Daemon.Api;
 
-/// <summary>Maps every endpoint. Reads are open; writes pass <see cref="ApiSupport.RequireToken"/>.</summary>
+/// <summary>
+/// Maps every endpoint. Reads of what the daemon holds are open; writes, and reads that call hardware (a live power
+/// status asks every BMC selected), pass <see cref="ApiSupport.RequireToken"/>.
+/// </summary>
 public static partial class ApiEndpoints
 {
     public const string Prefix = "/api/v1";

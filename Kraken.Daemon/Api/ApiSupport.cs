@@ -27,21 +27,24 @@ internal static class ApiSupport
 
     private static readonly JsonWriterOptions s_writerOptions = new() { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>Endpoint filter: writes need "Authorization: Bearer &lt;token&gt;" matching Api:Token.</summary>
+    /// <summary>The API's JSON: compact, with the relaxed escaping every answer uses.</summary>
+    public static JsonWriterOptions WriterOptions => s_writerOptions;
+
+    /// <summary>Endpoint filter: writes, and reads that call hardware, need "Authorization: Bearer &lt;token&gt;" matching Api:Token.</summary>
     public static ValueTask<object?> RequireToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var daemon = context.HttpContext.RequestServices.GetRequiredService<KrakenDaemon>();
         var expected = daemon.Options.Token;
         if (expected is null)
         {
-            return ValueTask.FromResult<object?>(Problem(StatusCodes.Status401Unauthorized, "Writes are disabled", "This daemon has no API token configured (Api:Token or Api:TokenFile), so it refuses every write."));
+            return ValueTask.FromResult<object?>(Problem(StatusCodes.Status401Unauthorized, "Writes are disabled", "This daemon has no API token configured (Api:Token or Api:TokenFile), so it refuses every write and every read that calls hardware."));
         }
 
         var header = context.HttpContext.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-            return ValueTask.FromResult<object?>(Problem(StatusCodes.Status401Unauthorized, "Missing bearer token", "Writes need the header \"Authorization: Bearer <token>\"."));
+            return ValueTask.FromResult<object?>(Problem(StatusCodes.Status401Unauthorized, "Missing bearer token", "Writes, and reads that call hardware (power status), need the header \"Authorization: Bearer <token>\"."));
         }
 
         // Compare digests, so neither the content nor the length of the token shows in the timing.

@@ -1,7 +1,6 @@
 // The event stream over Server-Sent Events (/api/v1/events) and WebSocket (/api/v1/events/ws).
 using System.Net.WebSockets;
 using System.Text;
-using System.Threading.Channels;
 using Kraken.Daemon.Api;
 using Kraken.Tree.State;
 using Microsoft.AspNetCore.Builder;
@@ -26,13 +25,11 @@ internal static class EventEndpoints
             response.Headers["X-Accel-Buffering"] = "no";
 
             // A comment first: the client knows it is subscribed before it acts.
-            await response.WriteAsync(": subscribed\n\n", http.RequestAborted);
-            await response.Body.FlushAsync(http.RequestAborted);
-            await Pump(subscription, http.RequestAborted, async (e, ct) =>
+            await hub.PumpAsync(http, subscription, "SSE", async (e, ct) =>
             {
-                await response.WriteAsync($"event: {e.Type}\ndata: {e.Json}\n\n", ct);
+                await response.WriteAsync(e.Json.Length == 0 ? ": subscribed\n\n" : $"event: {e.Type}\ndata: {e.Json}\n\n", ct);
                 await response.Body.FlushAsync(ct);
-            });
+            }, notifyOverflow: true, http.RequestAborted, first: s_subscribed);
             return Results.Empty;
         }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc).");
 
@@ -46,37 +43,19 @@ internal static class EventEndpoints
             var filter = ParseFilter(node, url, type, view);
             using var subscription = hub.Subscribe(filter);
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
-            await Pump(subscription, http.RequestAborted, (e, ct) =>
-                socket.SendAsync(Encoding.UTF8.GetBytes(e.Json), WebSocketMessageType.Text, endOfMessage: true, ct));
-            if (socket.State == WebSocketState.Open)
+            var end = await hub.PumpAsync(http, subscription, "WebSocket", (e, ct) =>
+                socket.SendAsync(Encoding.UTF8.GetBytes(e.Json), WebSocketMessageType.Text, endOfMessage: true, ct), notifyOverflow: true, http.RequestAborted);
+            if (end is PumpEnd.Completed or PumpEnd.Overflow)
             {
-                var reason = subscription.Overflowed ? "overflow: the client fell behind" : "server closing";
-                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, reason, CancellationToken.None);
+                await hub.CloseAsync(http, socket, end == PumpEnd.Overflow ? "overflow: the client fell behind" : "server closing", "WebSocket");
             }
 
             return Results.Empty;
         }).WithName("EventsWebSocket").WithSummary("The same events as /events, one JSON text message each, over a WebSocket.");
     }
 
-    private static async Task Pump(EventHub.Subscription subscription, CancellationToken ct, Func<DaemonEvent, CancellationToken, Task> send)
-    {
-        try
-        {
-            await foreach (var e in subscription.Reader.ReadAllAsync(ct))
-            {
-                await send(e, ct);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        catch (ChannelClosedException)
-        {
-            // Overflow: tell the client, then end the stream.
-            await send(new DaemonEvent("overflow", "{\"type\":\"overflow\"}"), ct);
-        }
-    }
+    /// <summary>The SSE comment a client reads first; sent under the same deadline as the events.</summary>
+    private static readonly DaemonEvent s_subscribed = new("subscribed", string.Empty);
 
     private static EventFilter ParseFilter(string[]? nodes, string? url, string[]? types, string? view)
     {

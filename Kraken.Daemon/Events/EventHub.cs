@@ -1,4 +1,5 @@
 // Fans state changes and mutation events out to event-stream clients, each through its own bounded buffer.
+// Delivery to one client runs in EventHub.Pump.cs.
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -6,6 +7,7 @@ using Kraken.Daemon.Hosting;
 using Kraken.Tree.Reconcile;
 using Kraken.Tree.State;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Kraken.Daemon.Events;
 
@@ -28,21 +30,28 @@ public readonly record struct DaemonEvent(string Type, string Json);
 /// <summary>
 /// One observer on the store and one handler on the reconcile engine feed every client's channel. The
 /// callbacks run under the store's write lock or on the engine's executor, so they only serialize and
-/// TryWrite; a client whose buffer is full is cut off with an "overflow" event (it must re-read state).
+/// TryWrite; a client whose buffer is full is cut off with an "overflow" event (it must re-read state), and a
+/// client that does not take a write within <c>Api:EventWriteTimeout</c> is disconnected (see PumpAsync).
 /// </summary>
-public sealed class EventHub : IStateObserver, IDisposable
+public sealed partial class EventHub : IStateObserver, IDisposable
 {
     private readonly KrakenDaemon _daemon;
     private readonly int _buffer;
+    private readonly TimeSpan _writeTimeout;
+    private readonly ILogger<EventHub> _logger;
     private readonly Lock _lock = new();
     private readonly IDisposable _subscription;
     private Client[] _clients = [];
+    private long _droppedOverflow;
+    private long _droppedDeadline;
 
-    public EventHub(KrakenDaemon daemon, IHostApplicationLifetime lifetime)
+    public EventHub(KrakenDaemon daemon, IHostApplicationLifetime lifetime, ILogger<EventHub> logger)
     {
         ArgumentNullException.ThrowIfNull(lifetime);
         _daemon = daemon;
+        _logger = logger;
         _buffer = daemon.Options.Api.EventBuffer;
+        _writeTimeout = daemon.Options.Api.EventWriteTimeout;
         _subscription = daemon.Store.Subscribe(this);
         daemon.MutationEvent += OnMutation;
 
@@ -51,6 +60,12 @@ public sealed class EventHub : IStateObserver, IDisposable
     }
 
     public int ClientCount => Volatile.Read(ref _clients).Length;
+
+    /// <summary>Clients cut off because their buffer overflowed (kraken_api_subscribers_dropped_total{reason="overflow"}).</summary>
+    public long DroppedOverflow => Interlocked.Read(ref _droppedOverflow);
+
+    /// <summary>Clients disconnected because a write to them outlasted Api:EventWriteTimeout (reason="deadline").</summary>
+    public long DroppedDeadline => Interlocked.Read(ref _droppedDeadline);
 
     /// <summary>Adds a client; dispose the returned handle to leave.</summary>
     public Subscription Subscribe(EventFilter filter)

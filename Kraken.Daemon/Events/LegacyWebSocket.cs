@@ -2,7 +2,6 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Kraken.Tree.State;
 using Microsoft.AspNetCore.Http;
 
@@ -21,6 +20,7 @@ internal static class LegacyWebSocket
     private const int StateChange = 1;
     private const int StateMutation = 2;
     private const int Discovery = 5;
+    private const string Transport = "WebSocket /ws";
 
     public static async Task RunAsync(HttpContext http, EventHub hub)
     {
@@ -29,56 +29,54 @@ internal static class LegacyWebSocket
         var subscribed = new bool[7];
         var abort = http.RequestAborted;
         using var done = CancellationTokenSource.CreateLinkedTokenSource(abort);
-        var receive = ReceiveAsync(socket, subscribed, done);
-        try
+        var receive = ReceiveAsync(http, hub, socket, subscribed, done);
+
+        // A client that falls behind is disconnected, as with the original's 50-message buffer; one that stops
+        // reading, at the write deadline.
+        var end = await hub.PumpAsync(http, subscription, Transport, async (e, ct) =>
         {
-            await foreach (var e in subscription.Reader.ReadAllAsync(done.Token))
+            foreach (var message in Translate(e, subscribed))
             {
-                foreach (var message in Translate(e, subscribed))
-                {
-                    await socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, endOfMessage: true, done.Token);
-                }
+                await socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, endOfMessage: true, ct);
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // The client left.
-        }
-        catch (ChannelClosedException)
-        {
-            // Fell behind, as the original's 50-message buffer: disconnect.
-        }
+        }, notifyOverflow: false, done.Token);
 
         await done.CancelAsync();
-        try
+        await receive;
+        if (end is PumpEnd.Completed or PumpEnd.Overflow && !abort.IsCancellationRequested)
         {
-            await receive;
-        }
-        catch (OperationCanceledException)
-        {
-            // Expected on the way out.
-        }
-
-        if (socket.State == WebSocketState.Open)
-        {
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, subscription.Overflowed ? "overflow" : "closing", CancellationToken.None);
+            await hub.CloseAsync(http, socket, end == PumpEnd.Overflow ? "overflow" : "closing", Transport);
         }
     }
 
-    private static async Task ReceiveAsync(WebSocket socket, bool[] subscribed, CancellationTokenSource done)
+    /// <summary>Reads the client's commands until it closes; a client that vanishes ends the stream with one Debug line.</summary>
+    private static async Task ReceiveAsync(HttpContext http, EventHub hub, WebSocket socket, bool[] subscribed, CancellationTokenSource done)
     {
         var buffer = new byte[4096];
-        while (!done.IsCancellationRequested)
+        try
         {
-            var result = await socket.ReceiveAsync(buffer, done.Token);
-            if (result.MessageType == WebSocketMessageType.Close)
+            while (!done.IsCancellationRequested)
             {
-                await done.CancelAsync();
-                return;
-            }
+                var result = await socket.ReceiveAsync(buffer, done.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
 
-            Apply(Encoding.UTF8.GetString(buffer, 0, result.Count), subscribed);
+                Apply(Encoding.UTF8.GetString(buffer, 0, result.Count), subscribed);
+            }
         }
+        catch (OperationCanceledException) when (done.IsCancellationRequested)
+        {
+            // The stream ended on the sending side.
+            return;
+        }
+        catch (Exception ex) when (EventHub.IsClientGone(ex))
+        {
+            hub.LogClientLeft(http, Transport, ex);
+        }
+
+        await done.CancelAsync();
     }
 
     /// <summary>Applies one client command; anything unparsable is ignored, as the original did.</summary>

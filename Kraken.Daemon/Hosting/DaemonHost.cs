@@ -85,6 +85,7 @@ public static partial class DaemonHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<KrakenDaemon>());
         builder.Services.AddHostedService<SystemdNotifier>();
         builder.Services.AddSingleton<EventHub>();
+        builder.Services.AddSingleton<LargeResponseGate>();
         builder.Services.AddSingleton(sp => new CfgNeighbourhood(sp.GetRequiredService<KrakenDaemon>().Store));
         builder.Services.AddSingleton<DaemonGauges>();
         builder.Services.AddSingleton<PrometheusExporter>();

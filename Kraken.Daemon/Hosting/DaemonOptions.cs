@@ -27,6 +27,18 @@ public sealed class ApiOptions
 
     /// <summary>Per-client buffer of the event stream; a client this far behind is disconnected.</summary>
     public int EventBuffer { get; set; } = 1024;
+
+    /// <summary>
+    /// Exports and whole node lists written at once; more are refused with 503 and Retry-After. Each streams, but
+    /// holds a snapshot of the view until its client has read it.
+    /// </summary>
+    public int MaxConcurrentExports { get; set; } = 4;
+
+    /// <summary>
+    /// How long one write to an event-stream subscriber (SSE or WebSocket) may take; a subscriber that does not
+    /// read for this long is disconnected and counted (kraken_api_subscribers_dropped_total).
+    /// </summary>
+    public TimeSpan EventWriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Section <c>Sync</c>: the tree protocol.</summary>
@@ -195,6 +207,16 @@ public sealed class DaemonOptions
         if (api.EventBuffer is < 16 or > 1_000_000)
         {
             throw new DaemonConfigException("Api:EventBuffer", $"{api.EventBuffer} is outside 16..1000000");
+        }
+
+        if (api.MaxConcurrentExports is < 1 or > 256)
+        {
+            throw new DaemonConfigException("Api:MaxConcurrentExports", $"{api.MaxConcurrentExports} is outside 1..256");
+        }
+
+        if (api.EventWriteTimeout < TimeSpan.FromMilliseconds(100) || api.EventWriteTimeout > TimeSpan.FromHours(1))
+        {
+            throw new DaemonConfigException("Api:EventWriteTimeout", $"{api.EventWriteTimeout} is outside 00:00:00.1..01:00:00");
         }
 
         var token = api.Token ?? ReadSecretFile(api.TokenFile, "Api:TokenFile");

@@ -1,4 +1,5 @@
-// The daemon's own instruments: nodes by state, adjacencies by state, durable commits (meter Kraken.Daemon).
+// The daemon's own instruments: nodes by state, adjacencies by state, durable commits, the API's refusals and
+// dropped event subscribers (meter Kraken.Daemon).
 using System.Diagnostics.Metrics;
 using Kraken.Daemon.Hosting;
 using Kraken.Tree.State;
@@ -8,7 +9,8 @@ namespace Kraken.Daemon.Metrics;
 /// <summary>
 /// Observable gauges computed at scrape time from the daemon's store and sync engine, so they cost nothing
 /// between scrapes: <c>kraken_nodes{view,run_state}</c>, <c>kraken_nodes_phys{view,phys_state}</c>,
-/// <c>kraken_adjacencies{role,state}</c>, <c>kraken_cfg_durable_commits_total</c>.
+/// <c>kraken_adjacencies{role,state}</c>, <c>kraken_cfg_durable_commits_total</c>,
+/// <c>kraken_api_subscribers_dropped_total{reason}</c>, <c>kraken_api_large_responses_refused_total</c>.
 /// </summary>
 public sealed class DaemonGauges : IDisposable
 {
@@ -18,14 +20,22 @@ public sealed class DaemonGauges : IDisposable
     private readonly KrakenDaemon _daemon;
     private Counts? _counts;
 
-    public DaemonGauges(KrakenDaemon daemon)
+    public DaemonGauges(KrakenDaemon daemon, Events.EventHub events, Api.LargeResponseGate gate)
     {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(gate);
         _daemon = daemon;
         _meter.CreateObservableGauge("kraken.nodes", () => Measure(Tally().RunStates, "run_state"), "{node}", "Nodes by view and /RunState.");
         _meter.CreateObservableGauge("kraken.nodes.phys", () => Measure(Tally().PhysStates, "phys_state"), "{node}", "Nodes by view and /PhysState.");
         _meter.CreateObservableGauge("kraken.adjacencies", Adjacencies, "{adjacency}", "Sync adjacencies by role and state.");
         _meter.CreateObservableCounter("kraken.cfg.durable_commits", () => _daemon.Durable?.Commits ?? 0, "{transaction}", "Transactions committed to the durable Cfg store.");
         _meter.CreateObservableCounter("kraken.cfg.durable_refused", () => _daemon.Durable?.Refused ?? 0, "{transaction}", "Cfg transactions the durable store refused (disk full, I/O error); each left the store as it was.");
+        _meter.CreateObservableCounter(
+            "kraken.api.subscribers_dropped",
+            () => new[] { new Measurement<long>(events.DroppedDeadline, new KeyValuePair<string, object?>("reason", "deadline")), new Measurement<long>(events.DroppedOverflow, new KeyValuePair<string, object?>("reason", "overflow")) },
+            "{subscriber}",
+            "Event-stream subscribers disconnected: a write outlasted Api:EventWriteTimeout (deadline) or the buffer of Api:EventBuffer events filled (overflow).");
+        _meter.CreateObservableCounter("kraken.api.large_responses_refused", () => gate.Refused, "{request}", "Exports and whole node lists refused with 503 because Api:MaxConcurrentExports were being written.");
     }
 
     public Meter Meter => _meter;

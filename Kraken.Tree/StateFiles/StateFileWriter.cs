@@ -33,6 +33,34 @@ public static class StateFileWriter
         output.Write("\n"u8);
     }
 
+    /// <summary>
+    /// The same bytes as <see cref="Write(IEnumerable{NodeRecord}, IBufferWriter{byte})"/>, written to
+    /// <paramref name="output"/> as the nodes are read: at most about <paramref name="flushBytes"/> are held before
+    /// they go out, so the document is never built whole (an export of the whole cluster costs a buffer, not its size).
+    /// </summary>
+    public static async Task WriteAsync(IEnumerable<NodeRecord> nodes, Stream output, CancellationToken cancellationToken, int flushBytes = 64 * 1024)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        await using var writer = new Utf8JsonWriter(output, s_options);
+        writer.WriteStartObject();
+        writer.WriteString("format", Format);
+        writer.WriteStartArray("nodes");
+        foreach (var node in nodes.OrderBy(n => n.Id))
+        {
+            WriteNode(writer, node);
+            if (writer.BytesPending >= flushBytes)
+            {
+                await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public static string WriteToString(IEnumerable<NodeRecord> nodes)
     {
         var buffer = new ArrayBufferWriter<byte>();

@@ -118,7 +118,7 @@ public sealed class PowerApiTests
 
         // Status asks the BMCs and changes nothing, not even Dsc.
         var versions = Enumerable.Range(1, 10).Select(i => d.Daemon.Store.Get(StateView.Dsc, Id(i))!.Version).ToList();
-        var status = JsonDocument.Parse(await d.Http.GetStringAsync($"/api/v1/power/status?id={NodeId(1)},{NodeId(2)},{NodeId(3)},{NodeId(4)},{NodeId(5)},{NodeId(6)},{NodeId(7)},{NodeId(8)},{NodeId(9)},{NodeId(10)}")).RootElement;
+        var status = JsonDocument.Parse(await d.Authorized.GetStringAsync($"/api/v1/power/status?id={NodeId(1)},{NodeId(2)},{NodeId(3)},{NodeId(4)},{NodeId(5)},{NodeId(6)},{NodeId(7)},{NodeId(8)},{NodeId(9)},{NodeId(10)}")).RootElement;
         Assert.Equal(10, status.GetProperty("requested").GetInt32());
         foreach (var r in status.GetProperty("results").EnumerateArray())
         {
@@ -134,7 +134,7 @@ public sealed class PowerApiTests
         // "all" is every node with power settings: ours (105 sim, 3 with an unknown driver) and the example cluster's
         // qemu nodes (no qemu driver loaded here), not the nodes without settings.
         var powered = d.Daemon.Store.Snapshot(StateView.Cfg).Where(r => PowerTarget.FromRecord(r) is not null).ToList();
-        var all = JsonDocument.Parse(await d.Http.GetStringAsync("/api/v1/power/status?all=true")).RootElement;
+        var all = JsonDocument.Parse(await d.Authorized.GetStringAsync("/api/v1/power/status?all=true")).RootElement;
         Assert.Equal(powered.Count, all.GetProperty("requested").GetInt32());
         Assert.Equal(5, all.GetProperty("timedOut").GetInt32());
         var failures = all.GetProperty("results").EnumerateArray().Where(r => r.GetProperty("outcome").GetString() == "failed").Select(r => r.GetProperty("reason").GetString()!).ToList();
@@ -205,7 +205,37 @@ public sealed class PowerApiTests
         var missing = await d.Http.GetAsync("/api/v1/power/operations/0badc0de");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("No such power operation", JsonDocument.Parse(await missing.Content.ReadAsStringAsync()).RootElement.GetProperty("title").GetString());
-        Assert.Equal(HttpStatusCode.BadRequest, (await d.Http.GetAsync("/api/v1/power/status")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await d.Authorized.GetAsync("/api/v1/power/status")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_live_power_status_needs_the_token_and_without_it_no_bmc_is_called()
+    {
+        var counted = new CountingDriver("counted", TimeSpan.Zero);
+        await using var d = await StartAsync(s => s.AddSingleton<IPowerDriver>(counted), "--Modules:Power:PollInterval=00:00:00", "--Reconcile:StartFrozen=true");
+        await CreateNodesAsync(d, Enumerable.Range(1, 20).Select(i => NodeJson(i, $"{{\"driver\":\"counted\",\"address\":\"bmc-{i}\"}}")));
+
+        foreach (var query in new[] { "all=true", $"id={NodeId(1)}", "where=/Extensions/Power/Driver=counted" })
+        {
+            var response = await d.Http.GetAsync($"/api/v1/power/status?{query}");
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+            Assert.Equal("Missing bearer token", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("title").GetString());
+            using var wrong = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/power/status?{query}");
+            wrong.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-the-token-0123456789");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await d.Http.SendAsync(wrong)).StatusCode);
+        }
+
+        Assert.Equal(0, counted.Calls);
+
+        // The last reading stays open: Dsc /PhysState through the node API, no call made.
+        Assert.Equal(HttpStatusCode.OK, (await d.Http.GetAsync($"/api/v1/dsc/nodes/{NodeId(1)}/values/PhysState")).StatusCode);
+        Assert.Equal(0, counted.Calls);
+
+        // With the token the same request asks every BMC once.
+        var all = JsonDocument.Parse(await d.Authorized.GetStringAsync("/api/v1/power/status?where=/Extensions/Power/Driver=counted")).RootElement;
+        Assert.Equal((20, 20), (all.GetProperty("requested").GetInt32(), all.GetProperty("ok").GetInt32()));
+        Assert.Equal(20, counted.Calls);
     }
 
     [Fact]
@@ -218,7 +248,7 @@ public sealed class PowerApiTests
         Assert.Equal("Power control is off", problem.GetProperty("title").GetString());
         Assert.Contains("Modules:Power", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Conflict, (await d.Http.GetAsync("/api/v1/power/operations")).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await d.Http.GetAsync("/api/v1/power/status?all=true")).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await d.Authorized.GetAsync("/api/v1/power/status?all=true")).StatusCode);
 
         var document = OpenApiDocument.Parse(await d.Http.GetStringAsync("/openapi/v1.json"), "json", new OpenApiReaderSettings()).Document!;
         var post = document.Paths["/api/v1/power/{action}"].Operations![HttpMethod.Post];
@@ -229,6 +259,7 @@ public sealed class PowerApiTests
         Assert.Contains(HttpMethod.Get, document.Paths["/api/v1/power/operations/{id}"].Operations!.Keys);
         Assert.NotEmpty(document.Paths["/api/v1/power/operations/{id}"].Operations![HttpMethod.Delete].Security!);
         var status = document.Paths["/api/v1/power/status"].Operations![HttpMethod.Get];
-        Assert.True(status.Security is null || status.Security.Count == 0);
+        Assert.NotEmpty(status.Security!);
+        Assert.Contains("401", status.Responses!.Keys);
     }
 }

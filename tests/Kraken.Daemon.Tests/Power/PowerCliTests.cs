@@ -44,7 +44,11 @@ public sealed class PowerCliTests : IAsyncLifetime
         Assert.All(Enumerable.Range(1, 3), i => Assert.Equal(PowerStatus.On, sim.GetState(Tree.State.NodeId.Parse(NodeId(i), null))));
         Assert.Equal(PhysState.PowerOn, _d.Daemon.Store.Get(StateView.Cfg, Tree.State.NodeId.Parse(NodeId(1), null))!.PhysState);
 
-        (code, output, _) = await Run("power", "status", "--filter", "/Extensions/Power/Driver=sim");
+        // A live status calls the BMCs, so it needs the token like a write.
+        (code, _, err) = await Run("power", "status", "--filter", "/Extensions/Power/Driver=sim");
+        Assert.NotEqual(0, code);
+        Assert.Contains("Missing bearer token", err, StringComparison.Ordinal);
+        (code, output, _) = await RunWithToken("power", "status", "--filter", "/Extensions/Power/Driver=sim");
         Assert.Equal(0, code);
         var rows = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
         Assert.Equal(6, rows.Count);

@@ -92,7 +92,7 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
         Assert.Equal(PhysState.PowerOn, _d.Daemon.Store.Get(StateView.Cfg, id)!.PhysState);
         Assert.Equal(PhysState.PowerOn, _d.Daemon.Store.Get(StateView.Dsc, id)!.PhysState);
 
-        var status = JsonDocument.Parse(await _d.Http.GetStringAsync($"/api/v1/power/status?id={NodeId(1)}")).RootElement;
+        var status = JsonDocument.Parse(await _d.Authorized.GetStringAsync($"/api/v1/power/status?id={NodeId(1)}")).RootElement;
         Assert.Equal("on", status.GetProperty("results")[0].GetProperty("status").GetString());
 
         var off = await RunAsync("off", 1);

@@ -46,6 +46,61 @@ public class StateFileTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(700)]
+    [InlineData(64 * 1024)]
+    public async Task A_streamed_export_has_the_same_bytes_as_the_buffered_one(int flushBytes)
+    {
+        // Typical nodes (interfaces, PXE, power, services) in shuffled order: the stream must sort as the buffer does.
+        var nodes = Enumerable.Range(1, 600).Select(n => TestData.TypicalNode(_schema, n)).Reverse().ToList();
+        var expected = new System.Buffers.ArrayBufferWriter<byte>();
+        StateFileWriter.Write(nodes, expected);
+
+        var output = new CountingStream();
+        await StateFileWriter.WriteAsync(nodes, output, CancellationToken.None, flushBytes);
+        Assert.Equal(expected.WrittenSpan.ToArray(), output.ToArray());
+
+        // It went out in pieces near the flush size, never as one document (the last piece is the closing "\n").
+        Assert.True(output.Writes > expected.WrittenCount / Math.Max(flushBytes, 2048) / 2, $"{output.Writes} writes for {expected.WrittenCount} bytes");
+        Assert.True(output.LargestWrite < flushBytes + 16 * 1024, $"a write of {output.LargestWrite} bytes");
+    }
+
+    /// <summary>A memory stream that counts the writes it is given and the largest.</summary>
+    private sealed class CountingStream : MemoryStream
+    {
+        public int Writes { get; private set; }
+
+        public int LargestWrite { get; private set; }
+
+        public override void Write(byte[] buffer, int offset, int count) => Count(count, () => base.Write(buffer, offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            Writes++;
+            LargestWrite = Math.Max(LargestWrite, buffer.Length);
+            base.Write(buffer);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Writes++;
+            LargestWrite = Math.Max(LargestWrite, buffer.Length);
+            base.Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private void Count(int count, Action write)
+        {
+            Writes++;
+            LargestWrite = Math.Max(LargestWrite, count);
+            write();
+        }
+    }
+
     [Fact]
     public void Export_is_sorted_and_leaves_unset_values_out()
     {
