@@ -299,7 +299,13 @@ public sealed class TftpServer : IAsyncDisposable
             _unprovenBySource[source] = fromSource + 1;
         }
 
-        Counters.Unproven(1);
+        // An eviction hands its unproven slot over: the gauge stays as it is (counting +1 here and -1 at the eviction
+        // would let it read one above MaxUnproven in between).
+        if (evicted is null)
+        {
+            Counters.Unproven(1);
+        }
+
         return null;
     }
 
@@ -319,7 +325,6 @@ public sealed class TftpServer : IAsyncDisposable
     private void Evict(TftpSession session)
     {
         Counters.Evicted();
-        Counters.Unproven(-1);
         _sessions.TryRemove(new KeyValuePair<SocketAddress, TftpSession>(session.Client, session));
         session.Abort();
     }

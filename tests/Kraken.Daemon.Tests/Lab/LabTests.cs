@@ -137,6 +137,7 @@ public sealed partial class LabTests(ImageFixture image, ITestOutputHelper outpu
 
         // Cold iron to SYNC across both tiers: lab up's wait ends with its last line.
         Assert.True(up.WaitForExit(TimeSpan.FromMinutes(11)), $"lab up did not end:\n{upOutput}");
+        up.WaitForExit(); // the timed wait does not wait for the redirected output to drain; this one does
         var text = upOutput.ToString();
         output.WriteLine(text);
         Assert.True(up.ExitCode == 0, $"lab up exited {up.ExitCode}:\n{text}\nt1 serial:\n{Tail(Path.Combine(dir, "vm", "t1.serial"))}\nt1n1 serial:\n{Tail(Path.Combine(dir, "vm", "t1n1.serial"))}");
@@ -236,6 +237,7 @@ public sealed partial class LabTests(ImageFixture image, ITestOutputHelper outpu
 
         var (up, upOutput) = StartKraken("lab", "up", "--tier1", "2", "--leaves", "1", "--backup", "--dir", dir, "--image", image.Directory, "--wait", "--timeout", "600", "--keep");
         Assert.True(up.WaitForExit(TimeSpan.FromMinutes(11)), $"lab up did not end:\n{upOutput}");
+        up.WaitForExit(); // the timed wait does not wait for the redirected output to drain; this one does
         var text = upOutput.ToString();
         output.WriteLine(text);
         var record = Remember(dir);
