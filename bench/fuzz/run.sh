@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzing campaigns: SharpFuzz-instrumented Kraken assemblies driven by libFuzzer (clang's -fsanitize=fuzzer).
 #   run.sh                   lists the targets
-#   run.sh TARGET SECONDS    fuzzes TARGET from its corpus for SECONDS; ends with "TARGET: N execs, M crashes"
+#   run.sh TARGET SECONDS [EXECS]
+#                            fuzzes TARGET from its corpus for SECONDS, or until EXECS inputs have run if that comes
+#                            first; ends with "TARGET: N execs, M crashes"
 #   run.sh seed              rewrites corpus/ from our encoders (and examples/ for state files)
 # Needs clang and libclang-rt-14-dev (libFuzzer) and the SharpFuzz.CommandLine dotnet tool (installed on first use).
 # The work corpus, crash inputs and logs go to bench/fuzz/out/ (not committed); a crash input is replayed with
@@ -45,7 +47,8 @@ if [ "$1" = seed ]; then
 fi
 
 target="$1"
-seconds="${2:?usage: run.sh TARGET SECONDS}"
+seconds="${2:?usage: run.sh TARGET SECONDS [EXECS]}"
+max_execs="${3:-0}"
 [ -d "$here/corpus/$target" ] || { echo "unknown target '$target'; run.sh with no arguments lists them" >&2; exit 2; }
 
 # Rebuild when any source is newer than the instrumented copy (KRAKEN_FUZZ_NO_BUILD=1 keeps the copy as it is,
@@ -77,8 +80,13 @@ timeout_count=0
 while :; do
   left=$(( end - $(date +%s) ))
   [ "$left" -gt 0 ] || break
+  runs=-1
+  if [ "$max_execs" -gt 0 ]; then
+    runs=$(( max_execs - execs ))
+    [ "$runs" -gt 0 ] || break
+  fi
   set +e
-  "$out/driver" -max_total_time="$left" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+  "$out/driver" -max_total_time="$left" -runs="$runs" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "$work" "$here/corpus/$target" >"$log.run" 2>&1
   status=$?
   set -e

@@ -27,9 +27,12 @@ internal static class ExternalTool
         return (p.ExitCode, (output.Result + error.Result).Trim());
     }
 
-    /// <summary><c>ipmitool -I lanplus -C suite</c> against 127.0.0.1:port, one try per request.</summary>
+    /// <summary>
+    /// <c>ipmitool -I lanplus -C suite</c> against 127.0.0.1:port; three tries of 2 s per request, so a loaded machine's
+    /// late reply (to the closing of the session, say) does not add "Error: no response" to the output.
+    /// </summary>
     public static string IpmiTool(int port, int cipherSuite, string user, string password, params string[] command) =>
-        Run("ipmitool", new[] { "-I", "lanplus", "-C", Text(cipherSuite), "-H", "127.0.0.1", "-p", Text(port), "-U", user, "-P", password, "-R", "1", "-N", "1" }.Concat(command)).Output;
+        Run("ipmitool", new[] { "-I", "lanplus", "-C", Text(cipherSuite), "-H", "127.0.0.1", "-p", Text(port), "-U", user, "-P", password, "-R", "3", "-N", "2" }.Concat(command)).Output;
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

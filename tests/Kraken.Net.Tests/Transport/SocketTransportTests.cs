@@ -246,17 +246,29 @@ public sealed class SocketTransportTests
         await Until(() => server.Counters.Cuts(StreamCut.IdleTimeout) == 1, "the idle timeout counted");
         await Until(() => server.Counters.OpenInbound == 0, "no inbound stream counted open");
 
-        // Frames that keep coming keep a stream open past both timeouts.
+    }
+
+    [Fact]
+    public async Task Frames_that_keep_coming_keep_a_stream_open_past_both_timeouts()
+    {
+        // Timeouts several times the gap between frames, so a loaded machine's late wake-up is not an idle stream.
+        await using var server = Limited(new SocketTransportLimits { HandshakeTimeout = TimeSpan.FromMilliseconds(800), IdleTimeout = TimeSpan.FromMilliseconds(1500) });
+        var rs = new Recorder();
+        server.Start(rs);
+
         using var busy = await Raw(server);
-        for (var i = 0; i < 8; i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 12; i++)
         {
-            await busy.SendAsync(Frame(10, (ulong)i + 2));
-            await Task.Delay(150);
+            await busy.SendAsync(Frame(10, (ulong)i + 1));
+            await Task.Delay(250);
         }
 
-        await Until(() => rs.Count(r => r.Frames.Count) == 9, "every frame of the busy stream");
-        Assert.Equal(1, server.Counters.Cuts(StreamCut.HandshakeTimeout));
-        Assert.Equal(1, server.Counters.Cuts(StreamCut.IdleTimeout));
+        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(1500), "the stream lived past the idle timeout");
+        await Until(() => rs.Count(r => r.Frames.Count) == 12, "every frame of the busy stream");
+        Assert.Equal(0, server.Counters.Cuts(StreamCut.HandshakeTimeout));
+        Assert.Equal(0, server.Counters.Cuts(StreamCut.IdleTimeout));
+        Assert.Equal(1, server.Counters.OpenInbound);
     }
 
     [Fact]
@@ -282,6 +294,7 @@ public sealed class SocketTransportTests
 
         Assert.True(await ClosedByServer(stranger, TimeSpan.FromSeconds(10)), "the stranger's stream is closed");
         await Until(() => server.Counters.Cuts(StreamCut.Oversize) == 1, "the oversize announcement counted");
+        await Until(() => rs.Count(r => r.Closed.Count) == 1, "the stranger's stream reported closed");
         Assert.Equal(FrameHeader.Size, sent);
         Assert.Equal(0, rs.Count(r => r.Frames.Count));
         Assert.Equal(DropReason.Oversize, Assert.IsType<SyncProtocolException>(rs.Closed.Single()).Reason);

@@ -3,6 +3,8 @@ using Kraken.Tree.State;
 namespace Kraken.Tree.Tests.State;
 
 // Guards the memory budget (2 KiB per node per view for a typical node); bench/ reports the exact figure.
+// GC.GetTotalMemory counts the whole process, so nothing else may run beside it.
+[Collection(nameof(MemoryTests))]
 public class MemoryTests
 {
     [Fact]
@@ -36,3 +38,6 @@ public class MemoryTests
         GC.KeepAlive(store);
     }
 }
+
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryCollection;
