@@ -40,8 +40,11 @@ public sealed partial class EventHub
     /// </summary>
     internal async Task<PumpEnd> PumpAsync(HttpContext http, Subscription subscription, string transport, Func<DaemonEvent, CancellationToken, Task> send, bool notifyOverflow, CancellationToken cancellationToken, DaemonEvent? first = null)
     {
-        using var deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _daemon.Time);
+        // One deadline per stream, armed around each send by a timer. The source is never reset: TryReset would also
+        // drop its registrations (the linked token and the abort below), after which a missed deadline cancels nothing.
+        using var deadline = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        using var timer = _daemon.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), deadline, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
         // Abort as well as cancel: a write blocked on a peer that never reads must end even where the transport
         // does not watch the token.
@@ -93,14 +96,12 @@ public sealed partial class EventHub
 
         async Task SendAsync(DaemonEvent e)
         {
-            deadline.CancelAfter(_writeTimeout);
+            timer.Change(_writeTimeout, Timeout.InfiniteTimeSpan);
             await send(e, linked.Token).ConfigureAwait(false);
+            timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
-            // False when the deadline fired during the send (it completed anyway): treat it as missed.
-            if (!deadline.TryReset())
-            {
-                throw new OperationCanceledException(deadline.Token);
-            }
+            // The deadline fired during the send (it completed anyway): treat it as missed.
+            deadline.Token.ThrowIfCancellationRequested();
         }
     }
 
