@@ -109,6 +109,9 @@ public static partial class CommandLine
           store check --path FILE | --config FILE
                                                check a root's Cfg database offline (integrity, every record);
                                                exit 0 healthy, 1 damaged with what is wrong
+          store repair --path FILE | --config FILE [--dry-run]
+                                               clear stored values that break a value rule (kept from before the
+                                               rule existed), after copying the database; daemon stopped
           store rebuild --path FILE [--root ID] --from EXPORT [--from EXPORT]...
                                                write a new Cfg database from state files (kraken export of the
                                                root or of its children), docs/daemon.md

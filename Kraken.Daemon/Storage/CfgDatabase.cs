@@ -18,6 +18,9 @@ public sealed class CfgDatabase : IDisposable
     private Microsoft.Win32.SafeHandles.SafeFileHandle? _log;
     private readonly Lock _logLock = new();
 
+    /// <summary>The database file opened without sharing (.NET takes an advisory flock): one owner at a time.</summary>
+    private readonly FileStream? _owner;
+
     /// <summary>Owner read and write only: the database holds the whole cluster's configuration.</summary>
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -37,6 +40,18 @@ public sealed class CfgDatabase : IDisposable
             }
 
             Restrict(path);
+
+            // A second daemon (or a repair) on the same file would write under the first one's feet: SQLite keeps
+            // them consistent row by row, but each holds Cfg in memory that the other changes.
+            try
+            {
+                _owner = new FileStream(path, System.IO.FileMode.Open, FileAccess.Read, FileShare.None);
+            }
+            catch (IOException ex) when (File.Exists(path))
+            {
+                throw new CfgStoreException($"'{path}' is in use by another process (a running kraken daemon, or a store repair); stop it first", ex);
+            }
+
             var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
             _connection = new SqliteConnection(builder.ToString());
             _connection.Open();
@@ -50,6 +65,7 @@ public sealed class CfgDatabase : IDisposable
         catch (SqliteException ex)
         {
             _connection?.Dispose();
+            _owner?.Dispose();
             throw new CfgStoreException($"'{path}' is not a usable Cfg database ({Describe(ex)}); check it with 'kraken store check --path {path}' and see docs/daemon.md (Durable Cfg) to rebuild it", ex);
         }
         _upsert = _connection.CreateCommand();
@@ -188,6 +204,29 @@ public sealed class CfgDatabase : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes a consistent copy of the database to <paramref name="target"/> (created 0600; it must not exist) with
+    /// SQLite's VACUUM INTO, which reads under a transaction; returns the path.
+    /// </summary>
+    public string CopyTo(string target)
+    {
+        var options = new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = FileMode;
+        }
+
+        using (new FileStream(target, options))
+        {
+        }
+
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "VACUUM INTO $target;";
+        cmd.Parameters.AddWithValue("$target", target);
+        cmd.ExecuteNonQuery();
+        return target;
+    }
+
     /// <summary>A value of the root's own state (the cluster's control state), or null.</summary>
     public string? ReadMeta(string key)
     {
@@ -213,6 +252,7 @@ public sealed class CfgDatabase : IDisposable
         _upsert.Dispose();
         _delete.Dispose();
         _connection.Dispose();
+        _owner?.Dispose();
     }
 
     private void Execute(string sql, bool ignoreErrors = false)

@@ -47,7 +47,7 @@ public sealed partial class DurableCfg : IStateJournal, IAsyncDisposable
             catch (StateException e)
             {
                 // Stored before a rule it breaks existed: loading it would serve and sync it, dropping it would lose Cfg.
-                throw new Hosting.DaemonConfigException(database.Path, $"holds a value this version refuses (stored before the rule): {e.Message}");
+                throw new Hosting.DaemonConfigException(database.Path, $"holds a value this version refuses (stored before the rule): {e.Message} Stop here and run 'kraken store repair --path {database.Path}' (it keeps a copy), docs/daemon.md.");
             }
 
             // Restore the stored version, so children that hold a copy see later changes as newer.

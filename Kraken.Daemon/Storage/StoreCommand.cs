@@ -1,4 +1,5 @@
-// "kraken store check|rebuild": offline checks of the root's durable Cfg database, and rebuilding one from exports.
+// "kraken store check|repair|rebuild": offline checks of the root's durable Cfg database, clearing values a newer
+// version refuses, and rebuilding one from exports.
 using System.Text.Json;
 using Kraken.Daemon.Cli;
 using Kraken.Tree.State;
@@ -10,7 +11,8 @@ namespace Kraken.Daemon.Storage;
 /// <summary>
 /// <c>kraken store check (--path FILE | --config FILE)</c> checks a Cfg database without a daemon: SQLite's integrity
 /// check, the tables, and that every row decodes to the node and version it is stored under; exit 0 when healthy,
-/// 1 listing what is wrong. <c>kraken store rebuild --path FILE [--root ID] --from EXPORT...</c> writes a new database from state
+/// 1 listing what is wrong. <c>kraken store repair (--path FILE | --config FILE) [--dry-run]</c> clears the values that
+/// break a value rule (stored before the rule existed), after keeping a copy of the database. <c>kraken store rebuild --path FILE [--root ID] --from EXPORT...</c> writes a new database from state
 /// files (<c>kraken export</c> of the root, or of children, which hold their subtree's Cfg), docs/daemon.md.
 /// </summary>
 internal static class StoreCommand
@@ -28,6 +30,9 @@ internal static class StoreCommand
                 case ["check"]:
                     parsed.AllowOnly("--path", "--config");
                     return await CheckAsync(StorePath(parsed).Path, stdout, stderr).ConfigureAwait(false);
+                case ["repair"]:
+                    parsed.AllowOnly("--path", "--config", "--dry-run");
+                    return await RepairAsync(StorePath(parsed).Path, parsed.Flag("--dry-run"), stdout, stderr).ConfigureAwait(false);
                 case ["rebuild"]:
                     parsed.AllowOnly("--path", "--config", "--from", "--root");
                     var (path, configured) = StorePath(parsed);
@@ -40,7 +45,7 @@ internal static class StoreCommand
 
                     return await RebuildAsync(path, root, parsed.Options("--from"), stdout, stderr).ConfigureAwait(false);
                 default:
-                    throw new CliException(parsed.Positional.Count == 0 ? "missing 'check' or 'rebuild'" : $"'store {string.Join(' ', parsed.Positional)}' is not a verb; use store check or store rebuild", 2);
+                    throw new CliException(parsed.Positional.Count == 0 ? "missing 'check', 'repair' or 'rebuild'" : $"'store {string.Join(' ', parsed.Positional)}' is not a verb; use store check, store repair or store rebuild", 2);
             }
         }
         catch (CliException ex)
@@ -127,6 +132,10 @@ internal static class StoreCommand
                         {
                             problems.Add($"{name}: stored as version {reader.GetInt64(1)}, the record says {record.Version}");
                         }
+                        else if (!ValueRules.TryCheckRecord(record, out var url, out var error))
+                        {
+                            problems.Add($"{name}: {url}: {error} (stored before the rule existed; 'kraken store repair' clears it)");
+                        }
                     }
                     catch (Exception ex) when (ex is Google.Protobuf.InvalidProtocolBufferException or InvalidCastException or StateException or ArgumentException)
                     {
@@ -159,6 +168,119 @@ internal static class StoreCommand
         }
 
         return 1;
+    }
+
+    /// <summary>
+    /// Clears every stored value that breaks a value rule, one URL at a time until the record passes, and stores the
+    /// record one version up so children take it. The database is copied first (VACUUM INTO, 0600) next to itself.
+    /// </summary>
+    private static async Task<int> RepairAsync(string path, bool dryRun, TextWriter stdout, TextWriter stderr)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"'{path}': no such file", 1);
+        }
+
+        var schema = StateSchema.Default;
+        CfgDatabase database;
+        try
+        {
+            database = new CfgDatabase(path);
+        }
+        catch (CfgStoreException ex)
+        {
+            await stderr.WriteLineAsync($"kraken store repair: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        using (database)
+        {
+            List<NodeRecord> records;
+            try
+            {
+                records = database.LoadAll(schema);
+            }
+            catch (CfgStoreException ex)
+            {
+                await stderr.WriteLineAsync($"kraken store repair: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+
+            // Staged in a store of their own, which gives each record its new version.
+            var repaired = new List<NodeRecord>();
+            var staging = new StateStore(schema);
+            var cleared = 0;
+            var unrepairable = 0;
+            foreach (var record in records)
+            {
+                var current = record;
+                var changed = false;
+                while (!ValueRules.TryCheckRecord(current, out var url, out var error))
+                {
+                    if (!TryClear(current, schema, url!, out var next))
+                    {
+                        await stderr.WriteLineAsync($"  {record.Id}: {url}: {error}: cannot be cleared here; rebuild the node from an export (docs/daemon.md)").ConfigureAwait(false);
+                        unrepairable++;
+                        break;
+                    }
+
+                    await stdout.WriteLineAsync($"  {record.Id}: {url}: {(dryRun ? "would clear" : "cleared")} ({error})").ConfigureAwait(false);
+                    current = next;
+                    changed = true;
+                    cleared++;
+                }
+
+                if (changed && ValueRules.TryCheckRecord(current, out _, out _))
+                {
+                    staging.Create(current);
+                    repaired.Add(staging.Replace(StateView.Cfg, current, version: record.Version + 1));
+                }
+            }
+
+            if (dryRun || repaired.Count == 0)
+            {
+                await stdout.WriteLineAsync(repaired.Count == 0 && unrepairable == 0
+                    ? $"{path}: every value keeps the rules ({records.Count} nodes); nothing to repair"
+                    : $"{path}: {cleared} value(s) in {repaired.Count} node(s) {(dryRun ? "would be cleared; nothing written (--dry-run)" : "cleared")}").ConfigureAwait(false);
+                return unrepairable == 0 ? 0 : 1;
+            }
+
+            string backup;
+            try
+            {
+                backup = database.CopyTo($"{path}.before-repair-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssZ}");
+                database.Commit(repaired, []);
+                database.SyncLog();
+            }
+            catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+            {
+                await stderr.WriteLineAsync($"kraken store repair: {path}: {(ex is SqliteException s ? CfgDatabase.Describe(s) : ex.Message)}; nothing was changed").ConfigureAwait(false);
+                return 1;
+            }
+
+            await stdout.WriteLineAsync($"{path}: cleared {cleared} value(s) in {repaired.Count} node(s), each stored one version up; the database before the repair is {backup}").ConfigureAwait(false);
+            return unrepairable == 0 ? 0 : 1;
+        }
+    }
+
+    /// <summary>The record without the value (or map entry) at <paramref name="url"/>; false where that cannot be cleared.</summary>
+    private static bool TryClear(NodeRecord record, StateSchema schema, string url, out NodeRecord cleared)
+    {
+        cleared = record;
+        if (url == "/")
+        {
+            return false; // the record as a whole is too large: which value to drop is the operator's call
+        }
+
+        try
+        {
+            cleared = record.Edit().Set(schema.Resolve(url), StateValue.None).Build();
+            return true;
+        }
+        catch (StateException)
+        {
+            return false;
+        }
     }
 
     private static async Task<int> RebuildAsync(string path, NodeId root, IReadOnlyList<string> sources, TextWriter stdout, TextWriter stderr)

@@ -39,9 +39,13 @@ public sealed class DurableCfgTests : IDisposable
         Assert.True(durable.DurableSequence < store.Sequence);
 
         // Read the file from a second connection while the first is open: the commit is there, not just in memory.
-        using (var reader = new CfgDatabase(path))
+        // (A plain read-only connection: a second CfgDatabase is refused while the first owns the file.)
+        using (var reader = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False"))
         {
-            var stored = Assert.Single(reader.LoadAll(StateSchema.Default));
+            reader.Open();
+            using var select = reader.CreateCommand();
+            select.CommandText = "SELECT record FROM cfg;";
+            var stored = NodeRecordCodec.FromBytes((byte[])select.ExecuteScalar()!, StateSchema.Default);
             Assert.Equal(Kraken.Tree.State.Proto.PhysState.PowerOn, stored.PhysState);
             Assert.Equal(2UL, stored.Version);
         }

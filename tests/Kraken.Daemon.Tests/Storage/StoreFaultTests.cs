@@ -1,9 +1,10 @@
 // Durable store faults: a full disk refuses writes with 503 and leaves memory as it was, a corrupt database stops
-// start-up with exit 1, files are 0600, and "kraken store check|rebuild" on good and damaged files.
+// start-up with exit 1, files are 0600, and "kraken store check|repair|rebuild" on good and damaged files.
 using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Google.Protobuf;
 using Kraken.Daemon.Storage;
 using Kraken.Tree.State;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -231,6 +232,91 @@ public sealed class StoreFaultTests : IDisposable
         Assert.Equal(1, exit);
         Assert.Contains("no such file", stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_dir, "none.db")));
+    }
+
+    [Fact]
+    public async Task Values_stored_before_a_rule_stop_the_root_and_store_repair_clears_only_them_after_a_copy()
+    {
+        var path = Path.Combine(_dir, "cfg.db");
+        var store = new StateStore();
+        var durable = new DurableCfg(store, new CfgDatabase(path), NullLogger.Instance);
+        Tree.StateFiles.StateFileImporter.ImportFile(store, TestDaemon.ExampleCluster);
+        await durable.DisposeAsync();
+
+        // Two records as an older version stored them, written past the rules: a boot-script injection in one host
+        // name, a node name over 253 bytes in another record that also holds good values.
+        var records = store.Snapshot(StateView.Cfg).Where(r => r.Id != NodeId.Parse(TestDaemon.RootId, null)).Take(2).ToArray();
+        var injected = Unchecked(records[0], n => n.Extensions.Add(new Tree.State.Proto.Extension { Name = "IPv4", Value = new Tree.State.Proto.IPv4 { Hostname = "n1\nchain http://198.18.0.66/x" }.ToByteString() }));
+        var longName = Unchecked(records[1], n => n.Nodename = new string('n', 300));
+        using (var database = new CfgDatabase(path))
+        {
+            database.Commit([injected, longName], []);
+            database.SyncLog();
+        }
+
+        // The root refuses to start, naming the file and the way out.
+        var (exit, _, stderr) = await RunKraken(
+            "serve", $"--NodeId={TestDaemon.RootId}", "--Api:Url=http://127.0.0.1:0", $"--Api:Token={TestDaemon.Token}",
+            "--Sync:Bind=127.0.0.1:0", $"--Sync:JoinSecret={TestDaemon.Secret}", $"--Store:Path={path}");
+        Assert.True(exit == 1, $"exit {exit}: {stderr}");
+        Assert.Contains($"kraken store repair --path {path}", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+
+        // check names both; a dry run changes nothing.
+        (exit, _, stderr) = await RunCli("store", "check", "--path", path);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{injected.Id}: /Extensions/IPv4/Hostname:", stderr, StringComparison.Ordinal);
+        Assert.Contains($"{longName.Id}: /Nodename:", stderr, StringComparison.Ordinal);
+        var (dryExit, dryOut, _) = await RunCli("store", "repair", "--path", path, "--dry-run");
+        Assert.Equal(0, dryExit);
+        Assert.Contains("would clear", dryOut, StringComparison.Ordinal);
+        Assert.Equal(1, (await RunCli("store", "check", "--path", path)).Exit);
+        Assert.Empty(Directory.GetFiles(_dir, "cfg.db.before-repair-*"));
+
+        // Not while another process (a running daemon) holds the database.
+        using (new CfgDatabase(path))
+        {
+            (exit, _, stderr) = await RunCli("store", "repair", "--path", path);
+            Assert.Equal(1, exit);
+            Assert.Contains("in use", stderr, StringComparison.Ordinal);
+        }
+
+        var (repairExit, repairOut, repairErr) = await RunCli("store", "repair", "--path", path);
+        Assert.True(repairExit == 0, repairErr);
+        Assert.Contains("cleared 2 value(s) in 2 node(s)", repairOut, StringComparison.Ordinal);
+        var backup = Assert.Single(Directory.GetFiles(_dir, "cfg.db.before-repair-*"));
+        Assert.Equal(Private, File.GetUnixFileMode(backup));
+        Assert.Contains(backup, repairOut, StringComparison.Ordinal);
+        Assert.Equal(0, (await RunCli("store", "check", "--path", path)).Exit);
+        Assert.Equal(1, (await RunCli("store", "check", "--path", backup)).Exit);
+
+        // Only the bad values went; each record is one version up, so children take it.
+        var loaded = new StateStore();
+        durable = new DurableCfg(loaded, new CfgDatabase(path), NullLogger.Instance);
+        var fixedHost = loaded.GetRequired(StateView.Cfg, injected.Id);
+        Assert.Equal(StateValue.None, fixedHost.Get("/Extensions/IPv4/Hostname"));
+        Assert.Equal(injected.Version + 1, fixedHost.Version);
+        var fixedName = loaded.GetRequired(StateView.Cfg, longName.Id);
+        Assert.Null(fixedName.Nodename);
+        Assert.Equal(records[1].Get("/PhysState"), fixedName.Get("/PhysState"));
+        Assert.NotEqual(StateValue.None, fixedName.Get("/ParentId"));
+        Assert.NotEqual(StateValue.None, fixedName.Get("/Extensions/IPv4/Interfaces/kraken/Ip"));
+        Assert.Equal(records[1].Get("/ParentId"), fixedName.Get("/ParentId"));
+        Assert.Equal(records[1].Get("/Extensions/IPv4/Interfaces/kraken/Ip"), fixedName.Get("/Extensions/IPv4/Interfaces/kraken/Ip"));
+        Assert.Equal(store.Count, loaded.Count);
+        await durable.DisposeAsync();
+
+        (repairExit, repairOut, _) = await RunCli("store", "repair", "--path", path);
+        Assert.Equal(0, repairExit);
+        Assert.Contains("nothing to repair", repairOut, StringComparison.Ordinal);
+    }
+
+    /// <summary>The record as a version from before the rules stored it: changed in its wire form, unchecked.</summary>
+    private static NodeRecord Unchecked(NodeRecord record, Action<Tree.State.Proto.Node> change)
+    {
+        var node = NodeRecordCodec.ToProto(record);
+        change(node);
+        return NodeRecordCodec.FromProto(node, record.Schema);
     }
 
     [Fact]
