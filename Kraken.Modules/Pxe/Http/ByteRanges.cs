@@ -103,9 +103,15 @@ internal static class ByteRanges
 
     private static bool IfRangeMatches(string ifRange, EntityTagHeaderValue etag, DateTimeOffset lastModified)
     {
-        if (ifRange.StartsWith('"') || ifRange.StartsWith("W/", StringComparison.Ordinal))
+        // A strong comparison: a weak tag never matches, and is not parsed (EntityTagHeaderValue.TryParse throws
+        // ArgumentOutOfRangeException on "W/" followed by spaces, where it should answer false).
+        if (ifRange.StartsWith("W/", StringComparison.Ordinal))
         {
-            // A strong comparison: a weak tag never matches.
+            return false;
+        }
+
+        if (ifRange.StartsWith('"'))
+        {
             return EntityTagHeaderValue.TryParse(ifRange, out var tag) && !tag.IsWeak && tag.Tag == etag.Tag;
         }
 
