@@ -61,6 +61,9 @@ public sealed class SyncSection
 
     public TimeSpan? DeadInterval { get; set; }
 
+    /// <summary>How far a lossy link may stretch the dead interval (SyncOptions.MaxDeadInterval); unset: four times it.</summary>
+    public TimeSpan? MaxDeadInterval { get; set; }
+
     public TimeSpan? JoinBackoff { get; set; }
 
     public TimeSpan? JoinTimeout { get; set; }
@@ -304,6 +307,7 @@ public sealed class DaemonOptions
         {
             HelloInterval = Sync.HelloInterval ?? o.HelloInterval,
             DeadInterval = Sync.DeadInterval ?? o.DeadInterval,
+            MaxDeadInterval = Sync.MaxDeadInterval ?? o.MaxDeadInterval,
             JoinBackoff = Sync.JoinBackoff ?? o.JoinBackoff,
             JoinTimeout = Sync.JoinTimeout ?? o.JoinTimeout,
             FailbackInterval = Sync.FailbackInterval ?? o.FailbackInterval,

@@ -16,7 +16,7 @@ internal sealed record SimCommand
                kraken-sim [run] [--scenario NAME] [OPTIONS]  coldboot | change | kill-parent | partition
                kraken-sim sweep [--hello LIST] [--dead-mult LIST] [--fanout LIST] [OPTIONS]
         topology:  --nodes N  --tiers T  --fanout F | F1,F2,..  --export-state FILE
-        protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --compare
+        protocol:  --profile kraken|kraken-go  --hello DURATION  --dead DURATION  --max-dead DURATION  --compare
         network:   --latency D  --jitter D  --loss P  --dup P  --reorder P  --reorder-delay D
         hardware:  --power-on DIST  --power-off DIST  --power-fail P  --power-concurrency N  --power-poll D
                    --pxe DIST  --fetch DIST  --kernel DIST  --dhcp real|delay
@@ -138,6 +138,9 @@ internal sealed record SimCommand
                     break;
                 case "--dead":
                     s = s with { Dead = Durations.Parse(Value(), name) };
+                    break;
+                case "--max-dead":
+                    s = s with { MaxDead = Durations.Parse(Value(), name) };
                     break;
                 case "--dead-mult":
                     c = c with { SweepDeadMult = Ints(name, Value()) };

@@ -203,6 +203,7 @@ internal sealed partial class SimCluster
             Parents = parents,
             HelloInterval = Settings.HelloInterval,
             DeadInterval = Settings.DeadInterval,
+            MaxDeadInterval = Settings.MaxDeadInterval,
             Seed = Random.Next(),
             ParentView = _parentView,
         };

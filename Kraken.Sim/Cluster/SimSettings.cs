@@ -25,6 +25,9 @@ internal sealed record SimSettings
     /// <summary>Dead interval; null takes the profile's ratio (4 hellos).</summary>
     public TimeSpan? Dead { get; init; }
 
+    /// <summary>How far loss may stretch the dead interval (SyncOptions.MaxDeadInterval); null: four times it.</summary>
+    public TimeSpan? MaxDead { get; init; }
+
     public TimeSpan Latency { get; init; } = TimeSpan.FromMilliseconds(1);
 
     public TimeSpan Jitter { get; init; }
@@ -79,6 +82,8 @@ internal sealed record SimSettings
 
     public TimeSpan DeadInterval => Dead ?? (HelloInterval * 4);
 
+    public TimeSpan MaxDeadInterval => MaxDead ?? (DeadInterval * 4);
+
     public NetworkConditions Conditions => new()
     {
         Latency = Latency,
@@ -106,6 +111,11 @@ internal sealed record SimSettings
         if (DeadInterval <= HelloInterval)
         {
             throw new ArgumentException($"--dead ({Durations.Format(DeadInterval)}) must be longer than --hello ({Durations.Format(HelloInterval)}).");
+        }
+
+        if (MaxDeadInterval < DeadInterval)
+        {
+            throw new ArgumentException($"--max-dead ({Durations.Format(MaxDeadInterval)}) must be at least --dead ({Durations.Format(DeadInterval)}); equal turns the stretching off.");
         }
 
         if (Limit <= TimeSpan.Zero)

@@ -12,7 +12,7 @@ internal sealed partial class ScenarioRunner
     /// <summary>Sets the change URL to RUN in every node's Cfg at the root in one transaction; waits until every Dsc says RUN at the root.</summary>
     private bool Change(SimCluster cluster, SimResult result)
     {
-        Settle(cluster);
+        Settle(cluster, faults: false);
         var root = cluster.StoreOf(0)!;
         var value = NodeEditor.Parse(cluster.ChangeUrl, "RUN");
         cluster.Root.Watch(cluster.ChangeUrl, value);
@@ -316,7 +316,12 @@ internal sealed partial class ScenarioRunner
         }
     }
 
-    private void Settle(SimCluster cluster) => cluster.Time.Advance(_scenario.Settle);
+    /// <summary>
+    /// The scenario's quiet time; before a fault, counted after every adjacency's loss warm-up (until then a young
+    /// adjacency stretches its dead interval, so a fault would measure a join's caution, not the steady state).
+    /// </summary>
+    private void Settle(SimCluster cluster, bool faults = true) =>
+        cluster.Time.Advance((faults ? cluster.Settings.HelloInterval * (SyncOptions.LossWarmUpFrames + 2) : TimeSpan.Zero) + _scenario.Settle);
 
     private static List<long> Delays(long[] at, long from, int population, Func<long, bool> reached)
     {

@@ -57,7 +57,8 @@ internal sealed class SweepRunner(SimSettings settings, IProgressSink progress)
 
     private SweepPoint Measure(TimeSpan hello, int mult, int fanout, double loss, TimeSpan window)
     {
-        var s = settings with { Hello = hello, Dead = hello * mult, Fanout = [fanout], Nodes = fanout, Tiers = 1, Loss = 0 };
+        // The configured intervals as they are: no stretching under the sweep's loss, so each point is its own choice.
+        var s = settings with { Hello = hello, Dead = hello * mult, MaxDead = hello * mult, Fanout = [fanout], Nodes = fanout, Tiers = 1, Loss = 0 };
         var runner = new ScenarioRunner(s, new ScenarioOptions { Warm = true }, progress);
         var cluster = new SimCluster(s);
         cluster.EnableChangeApplier();

@@ -66,6 +66,9 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
 
     public TimeSpan LastHeard { get; set; } = now;
 
+    /// <summary>The share of the peer's datagrams lost on the way here, from gaps in its frame sequence.</summary>
+    public LossEstimate Loss { get; } = new();
+
     public bool HeardSinceAccept { get; set; }
 
     /// <summary>The view this side sends: Cfg down to a child, Dsc up to a parent.</summary>
@@ -107,6 +110,76 @@ internal sealed class Adjacency(NodeId peer, AdjacencyRole role, byte[] key, End
     public AdjacencyInfo Info() => _info ??= new(Peer, Role, _state, _since, EndPoint, _parentIndex);
 
     public void Dispose() => Mac.Dispose();
+}
+
+/// <summary>
+/// The loss rate of one peer's datagrams, from its frame sequence numbers (one counter for all its frames): a gap
+/// counts the missing numbers as lost, a number that arrives late (reordered, or on the stream) takes one back.
+/// Over the first <see cref="Span"/> frames a cautious average, (lost + 1/2) / (frames + 1), which starts at one
+/// half: a new adjacency has not shown yet that its link is clean, and a run of lost hellos right after a join must
+/// not kill it. Then a moving average over about the last <see cref="Span"/> frames.
+/// </summary>
+internal sealed class LossEstimate
+{
+    /// <summary>Frames the average covers, roughly; small enough to follow a link that turns lossy within minutes.</summary>
+    public const int Span = SyncOptions.LossWarmUpFrames;
+
+    /// <summary>A jump this large is a restart or a resync, not loss.</summary>
+    private const ulong MaxGap = 64;
+
+    private int _samples;
+    private double _lost;
+    private double _average;
+
+    /// <summary>The estimated loss rate, 0 to 1.</summary>
+    public double Rate => _samples < Span ? (_lost + 0.5) / (_samples + 1) : _average;
+
+    /// <summary>Takes one accepted frame: <paramref name="sequence"/>, with the highest accepted before it.</summary>
+    public void OnFrame(ulong sequence, ulong highestBefore)
+    {
+        if (highestBefore == 0)
+        {
+            return; // the first frame: nothing to compare with
+        }
+
+        if (sequence < highestBefore)
+        {
+            // Counted lost when the gap opened; it came after all.
+            if (_samples < Span)
+            {
+                _lost = Math.Max(0, _lost - 1);
+                _average = _lost / Math.Max(_samples, 1);
+            }
+            else
+            {
+                _average = Math.Max(0, _average - (1.0 / Span));
+            }
+
+            return;
+        }
+
+        var gap = Math.Min(sequence - highestBefore - 1, MaxGap);
+        for (ulong i = 0; i < gap; i++)
+        {
+            Add(1);
+        }
+
+        Add(0);
+    }
+
+    private void Add(double lost)
+    {
+        if (_samples < Span)
+        {
+            _samples++;
+            _lost += lost;
+            _average = _lost / _samples;
+        }
+        else
+        {
+            _average += (lost - _average) / Span;
+        }
+    }
 }
 
 /// <summary>A delta waiting for its acknowledgement.</summary>

@@ -66,17 +66,45 @@ public sealed partial class SyncEngine
         _tickTimer?.Change(NextTickDelay(deadline), Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>The earlier of <paramref name="deadline"/> and the moment <paramref name="adj"/>, if still up, would have been silent for the dead interval.</summary>
+    /// <summary>The earlier of <paramref name="deadline"/> and the moment <paramref name="adj"/>, if still up, would have been silent for its dead interval.</summary>
     private TimeSpan Earliest(Adjacency adj, TimeSpan deadline)
     {
-        var own = adj.LastHeard + _options.DeadInterval;
+        var own = adj.LastHeard + DeadIntervalOf(adj);
         return adj.IsUp && own < deadline ? own : deadline;
     }
+
+    /// <summary>
+    /// The silence after which <paramref name="adj"/> is dead: the configured dead interval, stretched on a lossy link
+    /// to the fewest hellos that are all lost with odds of at most <see cref="SyncOptions.FalseDeathOdds"/> at the
+    /// measured loss rate, and capped at <see cref="SyncOptions.MaxDeadInterval"/>. A clean link keeps the configured
+    /// interval; at 10 % loss with 5 s hellos it is 35 s, at 30 % 70 s (docs/protocol.md). The original's profile
+    /// keeps a fixed interval, as the original does.
+    /// </summary>
+    internal TimeSpan DeadIntervalOf(Adjacency adj)
+    {
+        var configured = _options.DeadInterval;
+        var max = _options.EffectiveMaxDeadInterval;
+        var rate = adj.Loss.Rate;
+        if (rate <= 0 || max <= configured || _options.Profile == SyncProfile.KrakenGo)
+        {
+            return configured;
+        }
+
+        var hellos = Math.Ceiling(Math.Log(SyncOptions.FalseDeathOdds) / Math.Log(Math.Min(rate, 0.95)));
+        var stretched = _options.HelloInterval * hellos;
+        return stretched <= configured ? configured : stretched >= max ? max : stretched;
+    }
+
+    /// <summary>The dead interval in force on the adjacency with <paramref name="peer"/>; on the engine's executor.</summary>
+    internal TimeSpan DeadIntervalOf(NodeId peer) =>
+        _parent is { } p && p.Peer == peer ? DeadIntervalOf(p)
+        : _children.TryGetValue(peer, out var child) ? DeadIntervalOf(child)
+        : throw new KeyNotFoundException($"no adjacency with {peer}");
 
     private void Tick(Adjacency adj)
     {
         var silence = Now - adj.LastHeard;
-        if (silence >= _options.DeadInterval)
+        if (silence >= DeadIntervalOf(adj))
         {
             MarkDead(adj, silence);
             return;
@@ -158,11 +186,14 @@ public sealed partial class SyncEngine
             return;
         }
 
+        var highest = adj.Window.Highest;
         if (!adj.Window.Accept(sequence))
         {
             Drop(DropReason.Replay, MessageType.Hello, $"sequence {sequence} from {adj.Peer}, highest {adj.Window.Highest}");
             return;
         }
+
+        adj.Loss.OnFrame(sequence, highest);
 
         Counters.OnReceived(MessageType.Hello, datagram.Length);
         adj.LastHeard = Now;

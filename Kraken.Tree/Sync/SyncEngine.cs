@@ -347,11 +347,14 @@ public sealed partial class SyncEngine : ISyncTransportHandler, IStateObserver, 
             return;
         }
 
+        var highest = adj.Window.Highest;
         if (!adj.Window.Accept(header.Sequence))
         {
             Drop(DropReason.Replay, header.Type, $"sequence {header.Sequence} from {sender}, highest {adj.Window.Highest}");
             return;
         }
+
+        adj.Loss.OnFrame(header.Sequence, highest);
 
         Counters.OnReceived(header.Type, frame.Length);
         try

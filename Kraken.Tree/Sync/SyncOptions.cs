@@ -65,8 +65,27 @@ public sealed record SyncOptions
     /// <summary>How often a hello goes to each neighbour, on average (each tick jittered by up to ±<see cref="HelloJitter"/>/2).</summary>
     public TimeSpan HelloInterval { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Silence after which a neighbour is Dead (checked at each hello tick).</summary>
+    /// <summary>Silence after which a neighbour is Dead (checked at each hello tick), on a link that loses nothing.</summary>
     public TimeSpan DeadInterval { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// How far a lossy link stretches its dead interval: each adjacency measures the loss of its peer's datagrams and
+    /// waits for as many hellos as are all lost with odds of at most <see cref="FalseDeathOdds"/>, up to this. Null:
+    /// four times <see cref="DeadInterval"/>; equal to it turns the stretching off.
+    /// </summary>
+    public TimeSpan? MaxDeadInterval { get; init; }
+
+    /// <summary>
+    /// Frames an adjacency measures its link over before it trusts the measure: until then its loss estimate is
+    /// cautious and its dead interval stretched (protocol.md section 10). About this many hellos after a join.
+    /// </summary>
+    public const int LossWarmUpFrames = 32;
+
+    /// <summary>The odds, per hello interval, that a live peer on a lossy link is taken for dead (one in ten million).</summary>
+    public const double FalseDeathOdds = 1e-7;
+
+    /// <summary><see cref="MaxDeadInterval"/>, or its default.</summary>
+    public TimeSpan EffectiveMaxDeadInterval => MaxDeadInterval ?? DeadInterval * 4;
 
     /// <summary>First retransmission delay of an unacknowledged delta; it doubles up to the hello interval.</summary>
     public TimeSpan RetransmitInterval { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -154,6 +173,11 @@ public sealed record SyncOptions
         if (DeadInterval <= HelloInterval)
         {
             throw Invalid(nameof(DeadInterval), $"({DeadInterval}) must be longer than HelloInterval ({HelloInterval})");
+        }
+
+        if (MaxDeadInterval is { } maxDead && maxDead < DeadInterval)
+        {
+            throw Invalid(nameof(MaxDeadInterval), $"({maxDead}) must be at least DeadInterval ({DeadInterval}); equal to it turns the stretching off");
         }
 
         if (DampingInterval < TimeSpan.Zero || DampingMaximum < DampingInterval)

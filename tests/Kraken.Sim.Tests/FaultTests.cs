@@ -51,15 +51,21 @@ public class FaultTests
     }
 
     [Fact]
-    public void At_thirty_percent_loss_a_dead_interval_of_four_hellos_declares_live_nodes_dead_and_power_cycles_them()
+    public void At_thirty_percent_loss_a_fixed_dead_interval_of_four_hellos_power_cycles_live_nodes_and_the_stretched_one_does_not()
     {
-        // The defaults (5 s hellos, 20 s dead): three to five hellos lost in a row happen every few minutes per
-        // adjacency, the root sees ERROR and its reconcile engine power-cycles a node that was up.
-        var s = Small(60, 6) with { Loss = 0.30, Limit = TimeSpan.FromMinutes(20) };
+        // Fixed at 20 s (5 s hellos): four hellos lost in a row happen every few minutes per adjacency, the root
+        // sees ERROR and its reconcile engine power-cycles a node that was up.
+        var s = Small(60, 6) with { Loss = 0.30, Limit = TimeSpan.FromMinutes(20), MaxDead = TimeSpan.FromSeconds(20) };
         var r = new ScenarioRunner(s, new ScenarioOptions()).Run();
         Assert.True(Fig(r, "ERROR reports at the root") > 10, Describe(r));
         Assert.True(r.PowerLosses > 10, $"{r.PowerLosses} power-offs");
         Assert.True(r.Boots > 60 + 10, $"{r.Boots} boots");
+
+        // The default: each adjacency stretches its dead interval by the loss it measures (70 s at 30 %).
+        var stretched = new ScenarioRunner(s with { MaxDead = null }, new ScenarioOptions()).Run();
+        Assert.Equal(0, Fig(stretched, "ERROR reports at the root"));
+        Assert.True(stretched.Converged, Describe(stretched));
+        Assert.True(stretched.PowerLosses < r.PowerLosses, $"{stretched.PowerLosses} power-offs stretched, {r.PowerLosses} fixed");
     }
 
     [Fact]

@@ -48,6 +48,7 @@ public sealed class ConfigTests
     [InlineData("Sync:Parents:0", "127.0.0.1", "Sync:Parents")]
     [InlineData("Sync:HelloInterval", "soon", "HelloInterval")]
     [InlineData("Sync:DeadInterval", "00:00:01", "Sync:DeadInterval")]
+    [InlineData("Sync:MaxDeadInterval", "00:00:10", "Sync:MaxDeadInterval")]
     [InlineData("Sync:Profile", "Fast", "Profile")]
     [InlineData("Sync:Bogus", "1", "Bogus")]
     [InlineData("Api:Url", "ftp://x", "Api:Url")]

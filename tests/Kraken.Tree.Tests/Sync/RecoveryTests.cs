@@ -136,6 +136,7 @@ public sealed class RecoveryTests
         await using var c = new SyncCluster();
         c.StartThreeTier(configure: o => o with { FailbackInterval = TimeSpan.Zero });
         c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        c.PastWarmUp();
         var leafId = c.Leaves[1];
         c.Network.Partition(SyncCluster.EndPointOf(leafId), SyncCluster.EndPointOf(c.Tier1[0]));
         c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == c.Tier1[1], TimeSpan.FromMinutes(1), "the leaf joined its backup parent");
@@ -185,6 +186,7 @@ public sealed class RecoveryTests
         await using var c = new SyncCluster();
         c.StartThreeTier();
         c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        c.PastWarmUp();
         var dead = c.Tier1[0];
         var root = c[c.Root].Engine;
         Assert.Empty(root.Lost);

@@ -104,15 +104,22 @@ internal sealed class SyncCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>The 3-tier tree, every adjacency Full, then <paramref name="settle"/> more (past damping holds from the join).</summary>
+    /// <summary>
+    /// The 3-tier tree, every adjacency Full, each past its loss estimate's first frames (until then a new adjacency
+    /// stretches its dead interval, protocol.md section 10), then <paramref name="settle"/> more (past damping holds).
+    /// </summary>
     public static SyncCluster Settled(TimeSpan settle, SyncProfile profile = SyncProfile.Kraken, int seed = 1)
     {
         var c = new SyncCluster(seed);
         c.StartThreeTier(profile);
         c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        c.PastWarmUp();
         c.Run(settle);
         return c;
     }
+
+    /// <summary>Runs until every adjacency has measured its link over enough frames to keep its configured dead interval.</summary>
+    public void PastWarmUp() => Run(this[Root].Engine.Options.HelloInterval * (LossEstimate.Span + 2));
 
     public Member Add(NodeId id, StateStore store, IReadOnlyList<System.Net.EndPoint> parents, SyncProfile profile = SyncProfile.Kraken, Func<SyncOptions, SyncOptions>? configure = null, byte[]? secret = null, InMemoryEndPoint? endPoint = null)
     {
