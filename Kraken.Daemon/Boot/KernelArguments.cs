@@ -197,9 +197,11 @@ public sealed record KernelArguments
             Fail(MacKey, mac.ToString(), "is not a NIC's address (zero, multicast or broadcast)");
         }
 
-        if (Interface is { } iface && (iface.Length is 0 or > 15 || iface is "." or ".." || iface.Any(c => c is '/' or ':' || c <= ' ' || c > '~')))
+        // A double quote is refused too: Linux would take it, but no kernel command line can carry it (a quote
+        // ends the value), so a name holding one could never be written back for the next boot.
+        if (Interface is { } iface && (iface.Length is 0 or > 15 || iface is "." or ".." || iface.Any(c => c is '/' or ':' or '"' || c <= ' ' || c > '~')))
         {
-            Fail(InterfaceKey, iface, "is not an interface name (1..15 characters, no '/', ':' or space)");
+            Fail(InterfaceKey, iface, "is not an interface name (1..15 characters, no '/', ':', '\"' or space)");
         }
 
         if (Mac is null && Interface is null)
