@@ -75,9 +75,9 @@ public sealed partial class SyncEngine
 
     /// <summary>
     /// The silence after which <paramref name="adj"/> is dead: the configured dead interval, stretched on a lossy link
-    /// to the fewest hellos that are all lost with odds of at most <see cref="SyncOptions.FalseDeathOdds"/> at the
-    /// measured loss rate, and capped at <see cref="SyncOptions.MaxDeadInterval"/>. A clean link keeps the configured
-    /// interval; at 10 % loss with 5 s hellos it is 35 s, at 30 % 70 s (docs/protocol.md). The original's profile
+    /// to one hello more than the fewest hellos that are all lost with odds of at most <see cref="SyncOptions.FalseDeathOdds"/>
+    /// at the measured loss rate, and capped at <see cref="SyncOptions.MaxDeadInterval"/>. A clean link keeps the
+    /// configured interval; at 10 % loss with 5 s hellos it is 40 s, at 30 % 75 s (docs/protocol.md). The original's profile
     /// keeps a fixed interval, as the original does.
     /// </summary>
     internal TimeSpan DeadIntervalOf(Adjacency adj)
@@ -90,7 +90,9 @@ public sealed partial class SyncEngine
             return configured;
         }
 
-        var hellos = Math.Ceiling(Math.Log(SyncOptions.FalseDeathOdds) / Math.Log(Math.Min(rate, 0.95)));
+        // One hello more than the run that must be lost: with the tick jitter a peer's hellos can come slightly
+        // further apart than the interval, so n intervals of silence may hold only n - 1 of them.
+        var hellos = Math.Ceiling(Math.Log(SyncOptions.FalseDeathOdds) / Math.Log(Math.Min(rate, 0.95))) + 1;
         var stretched = _options.HelloInterval * hellos;
         return stretched <= configured ? configured : stretched >= max ? max : stretched;
     }
