@@ -322,11 +322,17 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
             };
         }
 
+        /// <summary>
+        /// Duplicate property names refused while parsing: JsonNode accepts them at parse and throws
+        /// ArgumentException when the object is first read (found by the redfish fuzz target).
+        /// </summary>
+        private static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
+
         private static string ErrorMessage(string text)
         {
             try
             {
-                var error = Member(JsonNode.Parse(text), "error");
+                var error = Member(JsonNode.Parse(text, documentOptions: s_strict), "error");
                 var message = Member(Member(error, "@Message.ExtendedInfo") is JsonArray { Count: > 0 } info ? info[0] : null, "Message") ?? Member(error, "message");
                 return message?.GetValueKind() == JsonValueKind.String ? ": " + message.GetValue<string>() : string.Empty;
             }
@@ -340,7 +346,7 @@ public sealed class RedfishPowerDriver : IPowerDriver, IDisposable
         {
             try
             {
-                return JsonNode.Parse(text) as JsonObject ?? throw Protocol(path, "the reply is not a JSON object");
+                return JsonNode.Parse(text, documentOptions: s_strict) as JsonObject ?? throw Protocol(path, "the reply is not a JSON object");
             }
             catch (JsonException e)
             {

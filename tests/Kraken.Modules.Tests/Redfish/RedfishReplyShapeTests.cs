@@ -1,5 +1,5 @@
 // Redfish replies whose JSON has the wrong shape (found by the redfish fuzz target, bench/fuzz): each is a clean
-// PowerException, never an InvalidOperationException out of JsonNode's indexers.
+// PowerException, never an InvalidOperationException or ArgumentException out of JsonNode.
 using System.Net;
 using System.Text;
 using Kraken.Modules.Power;
@@ -27,6 +27,11 @@ public sealed class RedfishReplyShapeTests
     // Found by the second redfish campaign: a member link "///...": new Uri(base, link) threw UriFormatException.
     [InlineData(PowerErrorKind.Protocol, "the link is not a path on this service", Root, """{"Members":[{"@odata.id":"/////redfish/v1/Systems/1"}]}""")]
     [InlineData(PowerErrorKind.Protocol, "the link is not a path on this service", Root, """{"Members":[{"@odata.id":"http://198.18.0.99/redfish/v1/Systems/1"}]}""")]
+    // Found by the third campaign: a property named twice parsed, then JsonNode threw ArgumentException on first read.
+    [InlineData(PowerErrorKind.Protocol, "not valid JSON", """{"Systems":{"@odata.id":"/redfish/v1/Systems","@odata.id":"/x"}}""")]
+    [InlineData(PowerErrorKind.Protocol, "not valid JSON", """{"Systems":{"@odata.id":"/redfish/v1/Systems"},"Systems":1}""")]
+    [InlineData(PowerErrorKind.Protocol, "not valid JSON", Root, Systems, """{"PowerState":"On","PowerState":"Off"}""")]
+    [InlineData(PowerErrorKind.Refused, "refused /redfish/v1/ (400 Bad Request).", "!{\"error\":{\"message\":\"a\",\"message\":\"b\"}}")]
     public async Task A_reply_of_the_wrong_shape_is_a_power_error(PowerErrorKind kind, string message, params string[] replies)
     {
         using var driver = new RedfishPowerDriver(new InMemoryCredentialProvider().Set("c", "pw"), new RedfishOptions { Auth = RedfishAuth.Basic }, new Canned(replies));
