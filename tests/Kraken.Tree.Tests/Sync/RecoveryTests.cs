@@ -167,6 +167,28 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public async Task After_a_fail_back_the_backup_parents_late_dead_verdict_does_not_stand_at_the_root()
+    {
+        await using var c = SyncCluster.Settled(TimeSpan.FromSeconds(5));
+        var leafId = c.Leaves[1];
+        var primary = c.Tier1[0];
+        var backup = c.Tier1[1];
+        var runState = StateSchema.Default.RunState;
+        c.Network.Partition(SyncCluster.EndPointOf(leafId), SyncCluster.EndPointOf(primary));
+        c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == backup, TimeSpan.FromMinutes(2), "the leaf joined its backup parent");
+        c.RunUntil(() => c[c.Root].Store.GetRequired(StateView.Dsc, leafId).ParentId == backup && c[c.Root].Dsc(leafId, runState) == SyncCluster.Enum(RunState.Sync), TimeSpan.FromMinutes(1), "the root follows the leaf to its backup");
+
+        // The cut heals: the leaf fails back to its primary and stops talking to the backup, which declares it dead
+        // a dead interval later and reports ERROR; the root must keep the primary's SYNC.
+        c.Network.HealAll();
+        c.RunUntil(() => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == primary, TimeSpan.FromMinutes(2), "the leaf failed back to its primary");
+        c.RunUntil(() => c[backup].Engine.Adjacencies.All(a => a.Peer != leafId || a.State != AdjacencyState.Full), TimeSpan.FromMinutes(5), "the backup lets the leaf go");
+        c.Run(TimeSpan.FromMinutes(2));
+        Assert.Equal(SyncCluster.Enum(RunState.Sync), c[c.Root].Dsc(leafId, runState));
+        Assert.Equal(primary, c[c.Root].Store.GetRequired(StateView.Dsc, leafId).ParentId);
+    }
+
+    [Fact]
     public void Invalid_options_name_the_offending_key()
     {
         var good = SyncOptions.ForProfile(SyncProfile.Kraken, NodeId.FromName("x"), SyncCluster.Secret);
