@@ -28,6 +28,7 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
         ("watch", _) => Watch(ct),
         ("power", _) => Power(ct),
         ("nodes" or "node" or "bulk", _) => throw new CliException($"'{P[0]} {(P.Count > 1 ? P[1] : string.Empty)}' is not a verb", 2),
+        _ when P.Count == 0 => throw new CliException("missing a verb (options alone, such as --json, run nothing)", 2),
         _ => throw new CliException($"unknown verb '{P[0]}'", 2),
     };
 

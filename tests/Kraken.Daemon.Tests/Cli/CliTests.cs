@@ -64,6 +64,11 @@ public sealed class CliTests : RootDaemonTestBase
         (code, _, err) = await Run("frobnicate");
         Assert.Equal(2, code);
         Assert.Contains("unknown verb", err, StringComparison.Ordinal);
+
+        // Options without a verb: a usage error, not an unhandled exception.
+        (code, _, err) = await Run("--json");
+        Assert.Equal(2, code);
+        Assert.Contains("missing a verb", err, StringComparison.Ordinal);
     }
 
     [Fact]
