@@ -215,12 +215,14 @@ internal static class StoreCommand
             {
                 var current = record;
                 var changed = false;
+                var clean = true;
                 while (!ValueRules.TryCheckRecord(current, out var url, out var error))
                 {
                     if (!TryClear(current, schema, url!, out var next))
                     {
                         await stderr.WriteLineAsync($"  {record.Id}: {url}: {error}: cannot be cleared here; rebuild the node from an export (docs/daemon.md)").ConfigureAwait(false);
                         unrepairable++;
+                        clean = false;
                         break;
                     }
 
@@ -230,7 +232,7 @@ internal static class StoreCommand
                     cleared++;
                 }
 
-                if (changed && ValueRules.TryCheckRecord(current, out _, out _))
+                if (changed && clean)
                 {
                     staging.Create(current);
                     repaired.Add(staging.Replace(StateView.Cfg, current, version: record.Version + 1));

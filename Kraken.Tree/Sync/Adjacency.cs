@@ -148,7 +148,6 @@ internal sealed class LossEstimate
             if (_samples < Span)
             {
                 _lost = Math.Max(0, _lost - 1);
-                _average = _lost / Math.Max(_samples, 1);
             }
             else
             {
@@ -171,9 +170,12 @@ internal sealed class LossEstimate
     {
         if (_samples < Span)
         {
-            _samples++;
+            // The moving average starts from the plain average of the first Span frames.
             _lost += lost;
-            _average = _lost / _samples;
+            if (++_samples == Span)
+            {
+                _average = _lost / Span;
+            }
         }
         else
         {

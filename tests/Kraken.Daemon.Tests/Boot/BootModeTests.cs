@@ -45,23 +45,7 @@ public sealed class BootModeTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill(); // this process only, by its PID
-                    p.WaitForExit(10_000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-
-            p.Dispose();
-        }
+        Command.KillAll(_processes); // each by its own PID
 
         foreach (var ns in _namespaces)
         {
@@ -289,7 +273,7 @@ public sealed class BootModeTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"{what}: {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
-    private string Logs() => string.Join("\n", Directory.GetFiles(_dir, "*.log").Select(f => $"--- {Path.GetFileName(f)}\n{ReadShared(f)}"));
+    private string Logs() => string.Join("\n", Directory.GetFiles(_dir, "*.log").Select(f => $"--- {Path.GetFileName(f)}\n{Command.ReadShared(f)}"));
 
     private static void Kill(Process p)
     {
@@ -304,45 +288,8 @@ public sealed class BootModeTests(ITestOutputHelper output) : IDisposable
 
     private Process Start(string name, string file, string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment.Remove("NOTIFY_SOCKET");
-        var p = Process.Start(psi) ?? throw new InvalidOperationException($"{file} did not start");
+        var p = Command.StartLogged(file, args, Path.Combine(_dir, name + ".log"));
         _processes.Add(p);
-        var writer = new StreamWriter(Path.Combine(_dir, name + ".log"), append: true) { AutoFlush = true };
-        var gate = new Lock();
-        void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (gate)
-                {
-                    writer.WriteLine(line);
-                }
-            }
-        }
-
-        p.OutputDataReceived += (_, e) => Append(e.Data);
-        p.ErrorDataReceived += (_, e) => Append(e.Data);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
         return p;
-    }
-
-    private static string ReadShared(string path)
-    {
-        try
-        {
-            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return new StreamReader(s).ReadToEnd();
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 }

@@ -40,23 +40,7 @@ public sealed class ShutdownTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill(); // this process only, by its PID
-                    p.WaitForExit(10_000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-
-            p.Dispose();
-        }
+        Command.KillAll(_processes); // each by its own PID
 
         if (_netns is not null)
         {
@@ -87,7 +71,7 @@ public sealed class ShutdownTests(ITestOutputHelper output) : IDisposable
             await Task.Delay(500);
             var clock = Stopwatch.StartNew();
             var exit = Terminate(daemon);
-            var text = ReadShared(log);
+            var text = Command.ReadShared(log);
             output.WriteLine($"{set} run {run}: exit {exit} after {clock.ElapsedMilliseconds} ms");
             Assert.True(exit == 0, $"{set} run {run}: exit code {exit}\n{text}");
             Assert.Contains(started, text, StringComparison.Ordinal);
@@ -165,32 +149,8 @@ public sealed class ShutdownTests(ITestOutputHelper output) : IDisposable
     private Process Launch(string log, params string[] command)
     {
         // ip netns exec execs the command: the recorded PID is the daemon's.
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])["netns", "exec", Ns, .. command])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment.Remove("NOTIFY_SOCKET");
-        var p = Process.Start(psi) ?? throw new InvalidOperationException("ip did not start");
+        var p = Command.StartLogged("ip", ["netns", "exec", Ns, .. command], log);
         _processes.Add(p);
-        var writer = new StreamWriter(log, append: true) { AutoFlush = true };
-        var gate = new Lock();
-        void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (gate)
-                {
-                    writer.WriteLine(line);
-                }
-            }
-        }
-
-        p.OutputDataReceived += (_, e) => Append(e.Data);
-        p.ErrorDataReceived += (_, e) => Append(e.Data);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
         return p;
     }
 
@@ -199,8 +159,8 @@ public sealed class ShutdownTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         while (Command.Run("ip", ["netns", "exec", Ns, "curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:3141/healthz"]).ExitCode != 0)
         {
-            Assert.False(daemon.HasExited, $"the daemon exited:\n{ReadShared(log)}");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"the daemon did not answer:\n{ReadShared(log)}");
+            Assert.False(daemon.HasExited, $"the daemon exited:\n{Command.ReadShared(log)}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"the daemon did not answer:\n{Command.ReadShared(log)}");
             await Task.Delay(200);
         }
     }
@@ -222,18 +182,5 @@ public sealed class ShutdownTests(ITestOutputHelper output) : IDisposable
 
         daemon.WaitForExit(); // the output readers drain
         return daemon.ExitCode;
-    }
-
-    private static string ReadShared(string path)
-    {
-        try
-        {
-            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return new StreamReader(s).ReadToEnd();
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 }

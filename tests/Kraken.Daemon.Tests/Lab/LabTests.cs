@@ -264,7 +264,7 @@ public sealed partial class LabTests(ImageFixture image, ITestOutputHelper outpu
         output.WriteLine($"t1 killed to the leaf back on t1: {phase.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(leafVm, LabDown.VmPids(record.Vms.Single(v => v.Name == "t1n1")).Single());
         Assert.True(LabSystem.StartTimeOf(leafVm) is not null, "the leaf's VM kept running");
-        Assert.Single(ReadShared(Path.Combine(dir, "vm", "t1n1.serial")).Split('\n'), l => l.Contains("kraken-image: init", StringComparison.Ordinal)); // booted once
+        Assert.Single(Command.ReadShared(Path.Combine(dir, "vm", "t1n1.serial")).Split('\n'), l => l.Contains("kraken-image: init", StringComparison.Ordinal)); // booted once
 
         record = Remember(dir);
         await AssertDownLeavesNothing(dir, record, record.Vms.SelectMany(LabDown.VmPids).ToList());
@@ -302,7 +302,7 @@ public sealed partial class LabTests(ImageFixture image, ITestOutputHelper outpu
         output.WriteLine($"{what}: {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
-    private static string Tail(string path, int lines = 60) => string.Join('\n', ReadShared(path).Split('\n').TakeLast(lines));
+    private static string Tail(string path, int lines = 60) => string.Join('\n', Command.ReadShared(path).Split('\n').TakeLast(lines));
 
     [Fact]
     public async Task A_lab_up_that_fails_halfway_removes_what_it_made_and_leaves_the_other_lab_alone()
@@ -516,19 +516,6 @@ public sealed partial class LabTests(ImageFixture image, ITestOutputHelper outpu
             Assert.False(process.HasExited, $"kraken exited with {(process.HasExited ? process.ExitCode : 0)}:\n{current}");
             Assert.True(clock.Elapsed < within, $"no line '{prefix}' within {within}:\n{current}");
             await Task.Delay(100);
-        }
-    }
-
-    private static string ReadShared(string path)
-    {
-        try
-        {
-            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return new StreamReader(s).ReadToEnd();
-        }
-        catch (IOException)
-        {
-            return "";
         }
     }
 }

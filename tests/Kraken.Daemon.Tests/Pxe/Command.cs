@@ -1,4 +1,5 @@
-// Runs a program (no shell) and returns its exit code and output; used by the PXE boot tests.
+// Runs a program (no shell) and returns its exit code and output, or starts one with its output in a log file; reads
+// such a log while it is written; kills, by recorded PID, what a test started.
 using System.Diagnostics;
 
 namespace Kraken.Daemon.Tests.Pxe;
@@ -37,5 +38,81 @@ internal static class Command
     {
         var (exit, output) = Run(file, args, TimeSpan.FromMinutes(5));
         return exit == 0 ? output : throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {exit}: {output}");
+    }
+
+    /// <summary>
+    /// Starts <paramref name="file"/> with <paramref name="args"/> (no shell, without NOTIFY_SOCKET), its standard
+    /// output and error appended line by line to <paramref name="log"/>. <paramref name="closeInput"/>: standard
+    /// input redirected and closed (qemu must not read the test's terminal).
+    /// </summary>
+    public static Process StartLogged(string file, IEnumerable<string> args, string log, bool closeInput = false)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = closeInput, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment.Remove("NOTIFY_SOCKET");
+        var p = Process.Start(psi) ?? throw new InvalidOperationException($"{file} did not start");
+        if (closeInput)
+        {
+            p.StandardInput.Close();
+        }
+
+        var writer = new StreamWriter(log, append: true) { AutoFlush = true };
+        var gate = new Lock();
+        void Append(string? line)
+        {
+            if (line is not null)
+            {
+                lock (gate)
+                {
+                    writer.WriteLine(line);
+                }
+            }
+        }
+
+        p.OutputDataReceived += (_, e) => Append(e.Data);
+        p.ErrorDataReceived += (_, e) => Append(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    /// <summary>A file another process may still be writing (or deleting); empty when it cannot be read.</summary>
+    public static string ReadShared(string path)
+    {
+        try
+        {
+            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return new StreamReader(s).ReadToEnd();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Kills each process still running, by its own PID only, waits for it, and disposes them all.</summary>
+    public static void KillAll(IEnumerable<Process> processes)
+    {
+        foreach (var p in processes)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill();
+                    p.WaitForExit(10_000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+
+            p.Dispose();
+        }
     }
 }

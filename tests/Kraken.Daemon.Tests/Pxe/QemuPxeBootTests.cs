@@ -32,23 +32,7 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _processes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill(); // this process only, by its PID
-                    p.WaitForExit(10_000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-
-            p.Dispose();
-        }
+        Command.KillAll(_processes); // each by its own PID
 
         if (_netns is not null)
         {
@@ -87,10 +71,10 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
             "-device", $"virtio-net-pci,netdev=n0,mac={VmMac}", "-boot", "n"], Path.Combine(_dir, "qemu.log"));
 
         var marker = $"{BootImages.Marker} vm1";
-        while (!ReadShared(serial).Contains(marker, StringComparison.Ordinal))
+        while (!Command.ReadShared(serial).Contains(marker, StringComparison.Ordinal))
         {
-            Assert.True(clock.Elapsed < s_bootTimeout, $"no marker within {s_bootTimeout}.\nserial:\n{ReadShared(serial)}\nqemu:\n{ReadShared(Path.Combine(_dir, "qemu.log"))}\ndaemon:\n{ReadShared(Path.Combine(_dir, "daemon.log"))}");
-            Assert.False(qemu.HasExited && !ReadShared(serial).Contains(marker, StringComparison.Ordinal), $"qemu exited without the marker.\nserial:\n{ReadShared(serial)}\ndaemon:\n{ReadShared(Path.Combine(_dir, "daemon.log"))}");
+            Assert.True(clock.Elapsed < s_bootTimeout, $"no marker within {s_bootTimeout}.\nserial:\n{Command.ReadShared(serial)}\nqemu:\n{Command.ReadShared(Path.Combine(_dir, "qemu.log"))}\ndaemon:\n{Command.ReadShared(Path.Combine(_dir, "daemon.log"))}");
+            Assert.False(qemu.HasExited && !Command.ReadShared(serial).Contains(marker, StringComparison.Ordinal), $"qemu exited without the marker.\nserial:\n{Command.ReadShared(serial)}\ndaemon:\n{Command.ReadShared(Path.Combine(_dir, "daemon.log"))}");
             await Task.Delay(200);
         }
 
@@ -106,7 +90,7 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
         }
 
         Assert.Contains("COMP", state, StringComparison.Ordinal);
-        var log = ReadShared(Path.Combine(_dir, "daemon.log"));
+        var log = Command.ReadShared(Path.Combine(_dir, "daemon.log"));
         Assert.Contains("got its address", log, StringComparison.Ordinal);
         Assert.Contains("has its boot files", log, StringComparison.Ordinal);
 
@@ -199,8 +183,8 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         while (Command.Run("ip", ["netns", "exec", netns, "curl", "-sf", "-o", "/dev/null", $"http://127.0.0.1:{ApiPort}/healthz"]).ExitCode != 0)
         {
-            Assert.False(daemon.HasExited, $"the daemon exited:\n{ReadShared(Path.Combine(_dir, "daemon.log"))}");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"the daemon did not answer:\n{ReadShared(Path.Combine(_dir, "daemon.log"))}");
+            Assert.False(daemon.HasExited, $"the daemon exited:\n{Command.ReadShared(Path.Combine(_dir, "daemon.log"))}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"the daemon did not answer:\n{Command.ReadShared(Path.Combine(_dir, "daemon.log"))}");
             await Task.Delay(200);
         }
     }
@@ -210,46 +194,8 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
 
     private Process Start(string file, string[] args, string log)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment.Remove("NOTIFY_SOCKET");
-        var p = Process.Start(psi) ?? throw new InvalidOperationException($"{file} did not start");
+        var p = Command.StartLogged(file, args, log, closeInput: true);
         _processes.Add(p);
-        p.StandardInput.Close();
-        var writer = new StreamWriter(log, append: true) { AutoFlush = true };
-        var gate = new Lock();
-        void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (gate)
-                {
-                    writer.WriteLine(line);
-                }
-            }
-        }
-
-        p.OutputDataReceived += (_, e) => Append(e.Data);
-        p.ErrorDataReceived += (_, e) => Append(e.Data);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
         return p;
-    }
-
-    private static string ReadShared(string path)
-    {
-        try
-        {
-            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return new StreamReader(s).ReadToEnd();
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 }

@@ -12,7 +12,7 @@ public sealed class LossyLinkTests
     private static readonly TimeSpan s_hello = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_dead = TimeSpan.FromSeconds(4);
 
-    private static async Task<(int Errors, SyncCluster Cluster)> RunLossy(TimeSpan? maxDead, TimeSpan duration)
+    private static (int Errors, SyncCluster Cluster) RunLossy(TimeSpan? maxDead, TimeSpan duration)
     {
         var c = new SyncCluster(seed: 11);
         c.Network.Conditions = new NetworkConditions { Latency = TimeSpan.FromMilliseconds(2), Loss = 0.30 };
@@ -21,7 +21,6 @@ public sealed class LossyLinkTests
         var before = Errors(c);
         c.Run(duration);
         Assert.True(c.Network.Lost > 1000, "the network lost little: the test did not test loss");
-        await Task.CompletedTask;
         return (Errors(c) - before, c);
     }
 
@@ -31,12 +30,12 @@ public sealed class LossyLinkTests
     public async Task At_thirty_percent_loss_a_fixed_dead_interval_of_four_hellos_kills_live_adjacencies_and_a_stretched_one_does_not()
     {
         // Fixed: four lost hellos in a row (0.3^4, about 1 % per interval) happen hundreds of times an hour on 12 adjacencies.
-        var (fixedErrors, fixedCluster) = await RunLossy(s_dead, TimeSpan.FromHours(1));
+        var (fixedErrors, fixedCluster) = RunLossy(s_dead, TimeSpan.FromHours(1));
         await fixedCluster.DisposeAsync();
         Assert.True(fixedErrors > 50, $"{fixedErrors} false deaths with a fixed dead interval: the loss did not bite");
 
         // Stretched (up to 4x, the default): 30 % measured loss asks for 14 hellos, capped at 16 s; none in an hour.
-        var (stretchedErrors, c) = await RunLossy(null, TimeSpan.FromHours(1));
+        var (stretchedErrors, c) = RunLossy(null, TimeSpan.FromHours(1));
         await using (c)
         {
             Assert.Equal(0, stretchedErrors);
