@@ -100,6 +100,7 @@ public sealed class InMemoryNetwork
     private readonly PriorityQueue<Delivery, (long Due, long Seq)> _queue = new();
     private readonly Dictionary<UInt128, InMemoryTransport> _transports = [];
     private readonly HashSet<(UInt128, UInt128)> _cut = [];
+    private readonly HashSet<(UInt128 From, UInt128 To)> _oneWay = [];
     private readonly Dictionary<UInt128, int> _side = [];
     private readonly Dictionary<int, NetworkSplit> _activeSplits = [];
     private readonly ISerialExecutor _executor;
@@ -181,21 +182,37 @@ public sealed class InMemoryNetwork
         }
     }
 
+    /// <summary>
+    /// Stops traffic from <paramref name="from"/> to <paramref name="to"/> only, as a link that fails one way: the
+    /// other direction still flows. <see cref="Heal(InMemoryEndPoint, InMemoryEndPoint)"/> ends it.
+    /// </summary>
+    public void CutOneWay(InMemoryEndPoint from, InMemoryEndPoint to)
+    {
+        lock (_lock)
+        {
+            _oneWay.Add((from.Address, to.Address));
+        }
+    }
+
+    /// <summary>Ends a partition or one-way cut between <paramref name="a"/> and <paramref name="b"/>, in both directions.</summary>
     public void Heal(InMemoryEndPoint a, InMemoryEndPoint b)
     {
         lock (_lock)
         {
             _cut.Remove(Key(a.Address, b.Address));
+            _oneWay.Remove((a.Address, b.Address));
+            _oneWay.Remove((b.Address, a.Address));
         }
     }
 
-    /// <summary>Ends every partition and split.</summary>
+    /// <summary>Ends every partition, one-way cut and split.</summary>
     public void HealAll()
     {
         NetworkSplit[] splits;
         lock (_lock)
         {
             _cut.Clear();
+            _oneWay.Clear();
             splits = [.. _activeSplits.Values];
         }
 
@@ -306,7 +323,8 @@ public sealed class InMemoryNetwork
         return !from.Crashed
             && _transports.TryGetValue(to, out target)
             && !target.Crashed
-            && !Separated(from.Address.Address, to);
+            && !Separated(from.Address.Address, to)
+            && (_oneWay.Count == 0 || !_oneWay.Contains((from.Address.Address, to)));
     }
 
     private bool Separated(UInt128 a, UInt128 b)

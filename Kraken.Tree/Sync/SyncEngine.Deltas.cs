@@ -69,11 +69,27 @@ public sealed partial class SyncEngine
                 _changes.Add((c.View, c.Node, topology, power));
             }
 
-            if (!_drainPosted)
-            {
-                _drainPosted = true;
-                _executor.Post(static s => ((SyncEngine)s!).Run(SyncWork.Drain), this);
-            }
+            PostDrainLocked();
+        }
+    }
+
+    /// <summary>Sends <paramref name="node"/>'s Dsc up again as if it had changed (a version-only copy emits no change).</summary>
+    private void Reannounce(NodeId node)
+    {
+        lock (_changesLock)
+        {
+            _changes.Add((StateView.Dsc, node, false, false));
+            PostDrainLocked();
+        }
+    }
+
+    /// <summary>Posts one drain of the recorded changes unless one is pending; called under the changes lock.</summary>
+    private void PostDrainLocked()
+    {
+        if (!_drainPosted)
+        {
+            _drainPosted = true;
+            _executor.Post(static s => ((SyncEngine)s!).Run(SyncWork.Drain), this);
         }
     }
 

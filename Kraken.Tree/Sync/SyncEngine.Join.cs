@@ -658,11 +658,20 @@ public sealed partial class SyncEngine
 
         // The parent's view of the child: joined (SYNC), and attached here (Dsc /ParentId, which may differ from its
         // Cfg's after a fail-over): every tier above follows the report of the parent the node is attached to.
+        var before = _store.GetRequired(StateView.Dsc, join.Child).Version;
         _store.Batch(store =>
         {
             store.Set(StateView.Dsc, join.Child, _store.Schema.RunState, StateValue.FromEnum(RunState.Sync));
             store.Set(StateView.Dsc, join.Child, _store.Schema.ParentId, StateValue.FromNodeId(Self));
         });
+        if (_store.GetRequired(StateView.Dsc, join.Child) is { } joined && joined.Version == before)
+        {
+            // Nothing changed here: the child left and came back before this node saw it go (it heard the child, the
+            // child did not hear it). Meanwhile the tiers above followed another parent's report of it; a new version
+            // of the same record is this node's claim again.
+            _store.Replace(StateView.Dsc, joined, version: joined.Version + 1);
+            Reannounce(join.Child);
+        }
 
         var accept = new JoinAccept
         {

@@ -189,6 +189,40 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public async Task A_leaf_that_fails_back_before_its_primary_saw_it_leave_is_reported_attached_there_again()
+    {
+        // The link fails one way: the leaf stops hearing its primary, which still hears the leaf. The leaf moves to its
+        // backup and comes back (fail-back every 5 s) before the primary's dead interval for it ran out, so the primary's
+        // record of it never changed; the backup's later dead verdict must not be the root's last word.
+        await using var c = new SyncCluster();
+        c.StartThreeTier(configure: o => o with { FailbackInterval = TimeSpan.FromSeconds(5) });
+        c.RunUntil(c.AllFull, TimeSpan.FromMinutes(2), "every adjacency Full");
+        c.PastWarmUp();
+        c.Run(TimeSpan.FromSeconds(5));
+        var leafId = c.Leaves[1];
+        var primary = c.Tier1[0];
+        var backup = c.Tier1[1];
+        var runState = StateSchema.Default.RunState;
+        var root = c[c.Root];
+        bool AttachedTo(NodeId parent) => c[leafId].ParentAdjacency is { State: AdjacencyState.Full } p && p.Peer == parent;
+        bool PrimaryHoldsLeaf() => c[primary].Engine.Adjacencies.Any(a => a.Peer == leafId && a.State == AdjacencyState.Full);
+
+        c.Network.CutOneWay(SyncCluster.EndPointOf(primary), SyncCluster.EndPointOf(leafId));
+        c.RunUntil(() => AttachedTo(backup), TimeSpan.FromMinutes(2), "the leaf joined its backup parent");
+        c.RunUntil(() => root.Store.GetRequired(StateView.Dsc, leafId).ParentId == backup, TimeSpan.FromMinutes(1), "the root follows the leaf to its backup");
+        Assert.True(PrimaryHoldsLeaf(), "the primary still hears the leaf");
+
+        c.Network.Heal(SyncCluster.EndPointOf(primary), SyncCluster.EndPointOf(leafId));
+        c.RunUntil(() => AttachedTo(primary), TimeSpan.FromMinutes(1), "the leaf failed back to its primary");
+        Assert.Equal(SyncCluster.Enum(RunState.Sync), c[primary].Dsc(leafId, runState));
+        c.RunUntil(() => c[backup].Engine.Adjacencies.All(a => a.Peer != leafId || a.State != AdjacencyState.Full), TimeSpan.FromMinutes(5), "the backup lets the leaf go");
+        c.Run(TimeSpan.FromMinutes(2));
+        Assert.Equal(primary, root.Store.GetRequired(StateView.Dsc, leafId).ParentId);
+        Assert.Equal(SyncCluster.Enum(RunState.Sync), root.Dsc(leafId, runState));
+        Assert.DoesNotContain(leafId, root.Engine.Lost);
+    }
+
+    [Fact]
     public void Invalid_options_name_the_offending_key()
     {
         var good = SyncOptions.ForProfile(SyncProfile.Kraken, NodeId.FromName("x"), SyncCluster.Secret);
