@@ -5,6 +5,7 @@ using Kraken.Modules.Power;
 using Kraken.Modules.Pxe;
 using Kraken.Tree.Reconcile;
 using Kraken.Tree.State;
+using Kraken.Tree.State.Proto;
 
 namespace Kraken.Modules;
 
@@ -64,6 +65,26 @@ public static class ModuleSet
     public static IReadOnlyList<string> ParentView(IEnumerable<IReconcileModule> modules) =>
         [.. (modules ?? throw new ArgumentNullException(nameof(modules))).SelectMany(m => m.Declaration.Mutations).Where(m => m.Context == MutationContext.Child)
             .SelectMany(m => m.Mutates.Select(u => u.Url)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// How long a parent's engine, once it runs (at start; a child's after its first join), leaves alone the children
+    /// <see cref="MayBeAlive"/> picks: longer than a child takes to find its old parent dead (its dead interval,
+    /// stretched up to four times while it has not measured its link) and join again, or to fail back to it (every
+    /// 30 s). A restarted parent that knows nothing of its running children would otherwise boot them again.
+    /// </summary>
+    public static readonly TimeSpan RestartGrace = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// True for a node whose daemon may be running and about to join: its parent reads it powered on
+    /// (Dsc <c>/PhysState = POWER_ON</c>) and has not learnt its RunState (unset or UNKNOWN), as after the parent restarted.
+    /// </summary>
+    public static bool MayBeAlive(NodeRecord cfg, NodeRecord dsc)
+    {
+        ArgumentNullException.ThrowIfNull(dsc);
+        var schema = dsc.Schema;
+        return dsc.Get(schema.PhysState) == StateValue.FromEnum(PhysState.PowerOn)
+            && dsc.Get(schema.RunState) is var run && (!run.IsSet || run == StateValue.FromEnum(RunState.Unknown));
+    }
 
     /// <summary>The mutation graph of the set.</summary>
     public static MutationGraph Graph(ModuleSetOptions options, StateSchema? schema = null) =>

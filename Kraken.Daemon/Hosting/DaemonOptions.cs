@@ -108,6 +108,13 @@ public sealed class StoreOptions
 public sealed class ReconcileSection
 {
     public bool StartFrozen { get; set; }
+
+    /// <summary>
+    /// After start (a child: after its first join), children that are powered on and have not reported are left alone
+    /// this long, so their daemons can join this one again before it boots them (default <c>ModuleSet.RestartGrace</c>,
+    /// 2 minutes; zero turns it off).
+    /// </summary>
+    public TimeSpan? RestartGrace { get; set; }
 }
 
 /// <summary>The whole configuration, validated. Built by <see cref="Load"/>.</summary>
@@ -182,6 +189,11 @@ public sealed class DaemonOptions
         var sync = Bind(configuration, "Sync", new SyncSection(), static (s, v) => s.Bind(v, Strict));
         var store = Bind(configuration, "Store", new StoreOptions(), static (s, v) => s.Bind(v, Strict));
         var reconcile = Bind(configuration, "Reconcile", new ReconcileSection(), static (s, v) => s.Bind(v, Strict));
+
+        if (reconcile.RestartGrace < TimeSpan.Zero)
+        {
+            throw new DaemonConfigException("Reconcile:RestartGrace", $"{reconcile.RestartGrace} must not be negative (zero turns the grace off)");
+        }
 
         var role = configuration["Role"]?.Trim().ToLowerInvariant();
         var isRoot = role switch

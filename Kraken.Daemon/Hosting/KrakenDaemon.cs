@@ -306,7 +306,13 @@ public sealed partial class KrakenDaemon : IHostedService, IAsyncDisposable
             composed,
             _reconcileExecutor,
             Time,
-            new ReconcileOptions { StartFrozen = _appliedFrozen, MutationObserver = e => MutationEvent?.Invoke(e) },
+            new ReconcileOptions
+            {
+                StartFrozen = _appliedFrozen,
+                MutationObserver = e => MutationEvent?.Invoke(e),
+                RestartGrace = Options.Reconcile.RestartGrace ?? ModuleSet.RestartGrace,
+                HoldDuringGrace = ModuleSet.MayBeAlive,
+            },
             _loggerFactory.CreateLogger<ReconcileEngine>());
 
         _syncExecutor = new SerialExecutor(ex => Log.EngineFailed(_logger, ex, "sync"));

@@ -40,6 +40,9 @@ internal sealed class RootObserver : IStateObserver
     /// <summary>Nodes below the root showing SYNC now.</summary>
     public int InSync { get; private set; }
 
+    /// <summary>Whether node <paramref name="index"/> shows RunState SYNC at the root now.</summary>
+    public bool IsInSync(int index) => _inSync[index];
+
     /// <summary>Nodes showing SYNC now, per tier.</summary>
     public int[] InSyncByTier { get; }
 

@@ -1,5 +1,6 @@
 // A simulated cluster: the real sync and reconcile engines of every virtual node on one virtual clock.
 using System.Text;
+using Kraken.Modules;
 using Kraken.Modules.Power;
 using Kraken.Modules.Pxe;
 using Kraken.Net.Execution;
@@ -234,7 +235,7 @@ internal sealed partial class SimCluster
         sync.Start();
     }
 
-    private static readonly ReconcileOptions s_reconcileOptions = new() { BackoffBase = TimeSpan.FromSeconds(2) };
+    private static readonly ReconcileOptions s_reconcileOptions = new() { BackoffBase = TimeSpan.FromSeconds(2), RestartGrace = ModuleSet.RestartGrace, HoldDuringGrace = ModuleSet.MayBeAlive };
 
     /// <summary>The machine's host dies (its BMC still reports it on): silent on the network, engines stopped.</summary>
     public void Crash(int node) => StopDaemon(node);

@@ -101,6 +101,21 @@ internal static class JsonReport
         }
 
         w.WriteEndArray();
+        w.WriteNumber("notInSync", r.NotInSync);
+        w.WriteStartArray("stragglers");
+        foreach (var x in r.Stragglers)
+        {
+            w.WriteStartObject();
+            w.WriteString("node", x.Node);
+            w.WriteString("rootRunState", x.RootRunState);
+            w.WriteString("rootParent", x.RootParent);
+            w.WriteString("parent", x.Parent);
+            w.WriteString("parentView", x.ParentView);
+            w.WriteString("parentPlan", x.ParentPlan);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WriteNumber("messages", r.Messages);
         w.WriteNumber("bytes", r.Bytes);
         w.WriteNumber("boots", r.Boots);

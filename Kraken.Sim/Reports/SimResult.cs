@@ -51,12 +51,24 @@ internal sealed class SimResult
     /// <summary>Nodes first in SYNC over time, per tier: (seconds, count) steps, for the convergence plot.</summary>
     public IReadOnlyList<IReadOnlyList<(double Seconds, int Count)>> Convergence { get; set; } = [];
 
+    /// <summary>For a run that did not converge: the first nodes not in SYNC at the root, and why, as their parents see them.</summary>
+    public IReadOnlyList<Straggler> Stragglers { get; set; } = [];
+
+    /// <summary>How many nodes were not in SYNC at the root when the run ended.</summary>
+    public int NotInSync { get; set; }
+
     public double SpeedUp => Wall.TotalSeconds > 0 ? Simulated.TotalSeconds / Wall.TotalSeconds : 0;
 
     public void Add(string name, double value, string unit) => Figures.Add(new Figure(name, value, unit));
 }
 
 internal sealed record TierResult(int Tier, int Nodes, TimeSpan? AllSync, long Messages, long Bytes);
+
+/// <summary>
+/// A node not in SYNC at the root at the end of a run: what the root shows (RunState, attached parent) and what its
+/// Cfg parent shows and is doing about it (its Dsc, its reconcile state for the node).
+/// </summary>
+internal sealed record Straggler(string Node, string RootRunState, string RootParent, string Parent, string ParentView, string ParentPlan);
 
 internal sealed record Figure(string Name, double Value, string Unit);
 

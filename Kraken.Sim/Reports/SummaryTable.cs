@@ -30,6 +30,14 @@ internal static class SummaryTable
             Table(w, ["scenario figure", "value"], r.Figures.Select(f => new[] { f.Name, Value(f) }));
         }
 
+        if (r.NotInSync > 0)
+        {
+            w.WriteLine();
+            w.WriteLine(string.Create(s_ci, $"Not in SYNC at the root: {r.NotInSync:N0} node(s){(r.NotInSync > r.Stragglers.Count ? $", the first {r.Stragglers.Count}" : "")}"));
+            Table(w, ["node", "at the root", "parent", "the parent's view", "the parent's plan"],
+                r.Stragglers.Select(x => new[] { x.Node, $"{x.RootRunState}, attached to {x.RootParent}", x.Parent, x.ParentView, x.ParentPlan }));
+        }
+
         w.WriteLine();
         var dhcp = r.Dhcp is not { } d ? [] : new[]
         {

@@ -2,6 +2,8 @@
 using System.Diagnostics;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Reports;
+using Kraken.Sim.Topology;
+using Kraken.Tree.State;
 using Kraken.Tree.Sync;
 
 namespace Kraken.Sim.Scenarios;
@@ -213,6 +215,7 @@ internal sealed partial class ScenarioRunner
 
         all.Sort();
         result.SyncTimes = [.. s_fractions.Select(f => (f, Quantile(all, t.Count, f)))];
+        AddStragglers(cluster, result);
         result.Boots = cluster.Hardware.Boots;
         result.PowerLosses = cluster.Hardware.PowerLosses;
         if (cluster.Settings.Dhcp == DhcpMode.Real && !_scenario.IsWarm)
@@ -272,6 +275,43 @@ internal sealed partial class ScenarioRunner
 
         return points;
     }
+
+    /// <summary>At most ten nodes not in SYNC at the root, with what the root and each node's Cfg parent show of it.</summary>
+    private static void AddStragglers(SimCluster cluster, SimResult result)
+    {
+        const int Listed = 10;
+        var t = cluster.Topology;
+        var root = cluster.StoreOf(0);
+        var stragglers = new List<Straggler>();
+        var count = 0;
+        for (var i = 1; i <= t.Count; i++)
+        {
+            if (cluster.Root.IsInSync(i) || ++count > Listed)
+            {
+                continue;
+            }
+
+            var id = t.Ids[i];
+            var seen = root?.Get(StateView.Dsc, id);
+            var parent = t.Parent[i];
+            var parentStore = cluster.StoreOf(parent);
+            var view = parentStore?.Get(StateView.Dsc, id) is { } d
+                ? $"RunState {Text(d.Get(d.Schema.RunState))}, PhysState {Text(d.Get(d.Schema.PhysState))}"
+                : "no daemon";
+            var plan = cluster.ReconcileOf(parent)?.GetState(id) is { } r
+                ? $"{r.Status}{(r.Step is { } step ? $" at {step.Mutation.Id}" : "")}, {r.Attempts} attempt(s){(r.LastFailure is { } f ? $", last failure: {f}" : "")}"
+                : "none";
+            stragglers.Add(new Straggler(SimTopology.Name(i), Text(seen?.Get(seen.Schema.RunState) ?? default), seen?.ParentId is { } p ? Name(cluster, p) : "none",
+                SimTopology.Name(parent), view, plan));
+        }
+
+        result.NotInSync = count;
+        result.Stragglers = stragglers;
+
+        static string Text(StateValue v) => v.IsSet ? v.ToString() : "unset";
+    }
+
+    private static string Name(SimCluster cluster, NodeId id) => cluster.IndexOf(id) is var i and >= 0 ? SimTopology.Name(i) : id.ToString();
 
     private static List<KeyValuePair<string, string>> Describe(SimSettings s, ScenarioOptions o)
     {

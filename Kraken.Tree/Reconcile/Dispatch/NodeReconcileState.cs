@@ -31,6 +31,13 @@ public enum ReconcileStatus : byte
 
     /// <summary>The engine is frozen; the node is re-planned on thaw.</summary>
     Frozen,
+
+    /// <summary>
+    /// Within <see cref="ReconcileOptions.RestartGrace"/> of this daemon's start, a node that looks alive (for the
+    /// daemon: powered on, RunState not yet known) is left alone until it reports or the grace ends, so a restarted
+    /// parent does not boot again children whose daemons only have to join it.
+    /// </summary>
+    Holding,
 }
 
 /// <summary>

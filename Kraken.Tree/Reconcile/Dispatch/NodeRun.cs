@@ -22,6 +22,9 @@ internal sealed class NodeRun(NodeId id)
 
     public bool HasGoal { get; set; }
 
+    /// <summary>This engine has started a step of its own for the node since it started (a restart grace no longer applies).</summary>
+    public bool Acted { get; set; }
+
     /// <summary>Bumped whenever the step in progress changes, so queued dispatches and timers for an old one are ignored.</summary>
     public int Generation { get; set; }
 

@@ -19,6 +19,7 @@ public sealed partial class ReconcileEngine
             return;
         }
 
+        run.Acted = true;
         var slot = _slots[m.Module];
         if (!slot.HasRoom)
         {

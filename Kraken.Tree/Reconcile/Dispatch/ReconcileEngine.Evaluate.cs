@@ -52,9 +52,40 @@ public sealed partial class ReconcileEngine
                 return;
 
             default:
-                Adopt(run, PlanFor(key), cfg, dsc);
+                var plan = PlanFor(key);
+                if (plan.Status == PlanStatus.Path && Holds(run, cfg, dsc))
+                {
+                    return;
+                }
+
+                Adopt(run, plan, cfg, dsc);
                 return;
         }
+    }
+
+    /// <summary>
+    /// True while the restart grace holds <paramref name="run"/>'s node (<see cref="ReconcileOptions.RestartGrace"/>):
+    /// the node is marked Holding with the grace's end as deadline, and evaluated again then or when it changes.
+    /// </summary>
+    private bool Holds(NodeRun run, NodeRecord cfg, NodeRecord dsc)
+    {
+        var now = _time.GetUtcNow();
+        _graceEnds ??= now + _options.RestartGrace;
+        if (run.Acted || now >= _graceEnds || _options.HoldDuringGrace is not { } hold || !hold(cfg, dsc))
+        {
+            return false;
+        }
+
+        if (run.Status != ReconcileStatus.Holding)
+        {
+            run.Status = ReconcileStatus.Holding;
+            run.Generation++;
+            run.Deadline = _graceEnds;
+            Schedule(run, TimerKind.GraceEnd, _graceEnds.Value);
+            ReconcileLog.Holding(_logger, run.Id, _graceEnds.Value - now);
+        }
+
+        return true;
     }
 
     private void EvaluateActive(NodeRun run, PlanKey key, bool goalChanged, NodeRecord cfg, NodeRecord dsc)

@@ -14,6 +14,7 @@ public sealed partial class ReconcileEngine
     {
         Timeout,
         Backoff,
+        GraceEnd,
     }
 
     /// <summary>
@@ -109,7 +110,7 @@ public sealed partial class ReconcileEngine
                 var m = run.CurrentStep!.Mutation;
                 Fail(run, $"{m.Id} ({m.Module}) timed out after {m.Timeout}", timedOut: true);
             }
-            else if (entry.Kind == TimerKind.Backoff && run.Status == ReconcileStatus.Backoff)
+            else if ((entry.Kind == TimerKind.Backoff && run.Status == ReconcileStatus.Backoff) || (entry.Kind == TimerKind.GraceEnd && run.Status == ReconcileStatus.Holding))
             {
                 run.Status = ReconcileStatus.Idle;
                 Evaluate(run.Id);

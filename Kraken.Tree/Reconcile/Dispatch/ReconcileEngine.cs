@@ -30,6 +30,9 @@ public sealed partial class ReconcileEngine : IDisposable
     private readonly Observer _observer;
     private IDisposable? _subscription;
     private volatile bool _frozen;
+
+    // The end of the restart grace, set at the first evaluation while not frozen (ReconcileOptions.RestartGrace).
+    private DateTimeOffset? _graceEnds;
     private int _started;
     private bool _disposed;
 

@@ -35,4 +35,7 @@ internal static partial class ReconcileLog
 
     [LoggerMessage(10, LogLevel.Warning, "Node {Node}: could not write {Url} to Dsc: {Error}")]
     public static partial void DscWriteFailed(ILogger logger, NodeId node, string url, string error);
+
+    [LoggerMessage(11, LogLevel.Information, "Node {Node}: may be alive and about to report; left alone for {Remaining} (restart grace)")]
+    public static partial void Holding(ILogger logger, NodeId node, TimeSpan remaining);
 }

@@ -49,6 +49,18 @@ public sealed class ReconcileOptions
     /// </summary>
     public Action<MutationEvent>? MutationObserver { get; set; }
 
+    /// <summary>
+    /// How long after the engine first runs unfrozen (a daemon's start; a child's first join) it leaves alone the
+    /// nodes <see cref="HoldDuringGrace"/> picks and it has not acted on yet, unless they report first. Zero: no grace.
+    /// </summary>
+    public TimeSpan RestartGrace { get; set; }
+
+    /// <summary>
+    /// Given a node's Cfg and Dsc, true for a node that may be alive and about to report (<c>ModuleSet</c>: powered on,
+    /// RunState not known), which the engine holds during <see cref="RestartGrace"/>. Null: none.
+    /// </summary>
+    public Func<NodeRecord, NodeRecord, bool>? HoldDuringGrace { get; set; }
+
     /// <summary>Distinct plans kept in the cache before it is cleared.</summary>
     public int PlanCacheCapacity { get; set; } = 4096;
 
@@ -60,6 +72,7 @@ public sealed class ReconcileOptions
         Check(MaxAttempts >= 1, nameof(MaxAttempts), MaxAttempts, "at least 1");
         Check(BackoffBase >= TimeSpan.Zero, nameof(BackoffBase), BackoffBase, "zero or more");
         Check(BackoffMax >= BackoffBase, nameof(BackoffMax), BackoffMax, $"at least {nameof(BackoffBase)} ({BackoffBase})");
+        Check(RestartGrace >= TimeSpan.Zero, nameof(RestartGrace), RestartGrace, "zero or more");
         Check(PlanCacheCapacity >= 1, nameof(PlanCacheCapacity), PlanCacheCapacity, "at least 1");
         var known = moduleNames.ToHashSet(StringComparer.Ordinal);
         foreach (var (module, limit) in ModuleConcurrency)
