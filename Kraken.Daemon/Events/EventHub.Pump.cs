@@ -97,7 +97,19 @@ public sealed partial class EventHub
         async Task SendAsync(DaemonEvent e)
         {
             timer.Change(_writeTimeout, Timeout.InfiniteTimeSpan);
-            await send(e, linked.Token).ConfigureAwait(false);
+            var sending = send(e, linked.Token);
+            if (!sending.IsCompleted)
+            {
+                // The deadline ends the wait even where the transport's own write does not end on cancel or abort (a
+                // write blocked inside an upgraded connection's stream); that write's late outcome is observed, not lost.
+                _ = sending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                await sending.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await sending.ConfigureAwait(false);
+            }
+
             timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
             // The deadline fired during the send (it completed anyway): treat it as missed.
