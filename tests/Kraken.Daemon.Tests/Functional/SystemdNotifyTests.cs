@@ -1,4 +1,5 @@
-// sd_notify: a daemon process started with NOTIFY_SOCKET reports READY=1 when serving and STOPPING=1 on SIGTERM.
+// sd_notify: a daemon process started with NOTIFY_SOCKET reports READY=1 when serving, STOPPING=1 on SIGTERM, and
+// WATCHDOG=1 keep-alives when systemd asks for them (WATCHDOG_USEC).
 using System.Net.Sockets;
 using System.Text;
 
@@ -32,6 +33,45 @@ public sealed class SystemdNotifyTests
             Assert.Equal(0, await exit);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"shutdown took {clock.Elapsed} with an event stream open");
             Assert.Contains("API listening on http://127.0.0.1:", daemon.ReadLog(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            daemon?.Dispose();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Asked_for_a_watchdog_the_daemon_sends_keep_alives_at_half_the_interval_until_it_stops()
+    {
+        var dir = Directory.CreateTempSubdirectory("kraken-watchdog-test-").FullName;
+        var socketPath = Path.Combine(dir, "notify.sock");
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(socketPath));
+        DaemonProcess? daemon = null;
+        try
+        {
+            // WatchdogSec=0.6s: a keep-alive every 300 ms.
+            daemon = DaemonProcess.Start(dir, "root", TestDaemon.RootId, [], storePath: DaemonOptionsMemory,
+                environment: new Dictionary<string, string> { ["NOTIFY_SOCKET"] = socketPath, ["WATCHDOG_USEC"] = "600000" });
+            Assert.Contains("READY=1", await Receive(socket), StringComparison.Ordinal);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal("WATCHDOG=1", await Receive(socket));
+            }
+
+            // The first comes at once, then one per 300 ms; far fewer than one every few milliseconds.
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(4 * 300 - 100), $"five keep-alives in {clock.Elapsed}");
+            var exit = Task.Run(() => daemon.Terminate(TimeSpan.FromSeconds(15)));
+            string message;
+            while ((message = await Receive(socket)) == "WATCHDOG=1")
+            {
+            }
+
+            Assert.Equal("STOPPING=1", message);
+            Assert.Equal(0, await exit);
+            Assert.Contains("systemd watchdog: 0.6 s", daemon.ReadLog(), StringComparison.Ordinal);
         }
         finally
         {
