@@ -8,27 +8,14 @@ namespace Kraken.Daemon.Hosting;
 /// for), each time only after <c>probe</c> said the daemon works within that period. A daemon whose engines are
 /// stuck therefore stops the keep-alives, and systemd restarts it after <c>WatchdogSec=</c>.
 /// </summary>
-internal sealed partial class SystemdWatchdog : IAsyncDisposable
+internal sealed partial class SystemdWatchdog(string socketPath, TimeSpan period, Func<Task<bool>> probe, TimeProvider time, ILogger logger) : IAsyncDisposable
 {
-    private readonly Func<Task<bool>> _probe;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
 
-    public SystemdWatchdog(string socketPath, TimeSpan period, Func<Task<bool>> probe, TimeProvider time, ILogger logger)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(period, TimeSpan.Zero);
-        SocketPath = socketPath;
-        Period = period;
-        _probe = probe;
-        _time = time;
-        _logger = logger;
-    }
+    public string SocketPath { get; } = socketPath;
 
-    public string SocketPath { get; }
-
-    public TimeSpan Period { get; }
+    public TimeSpan Period { get; } = period > TimeSpan.Zero ? period : throw new ArgumentOutOfRangeException(nameof(period), period, "The keep-alive period must be positive.");
 
     /// <summary>
     /// The keep-alive period systemd asks of this process: half of <c>WATCHDOG_USEC</c>, as sd_watchdog_enabled(3)
@@ -55,12 +42,12 @@ internal sealed partial class SystemdWatchdog : IAsyncDisposable
     public void Start()
     {
         _loop ??= RunAsync(_stop.Token);
-        Log.Started(_logger, Period.TotalSeconds * 2);
+        Log.Started(logger, Period.TotalSeconds * 2);
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(Period, _time);
+        using var timer = new PeriodicTimer(Period, time);
         var missed = 0;
         try
         {
@@ -70,7 +57,7 @@ internal sealed partial class SystemdWatchdog : IAsyncDisposable
                 {
                     if (missed > 0)
                     {
-                        Log.Recovered(_logger, missed);
+                        Log.Recovered(logger, missed);
                         missed = 0;
                     }
 
@@ -78,7 +65,7 @@ internal sealed partial class SystemdWatchdog : IAsyncDisposable
                 }
                 else if (missed++ == 0)
                 {
-                    Log.Missed(_logger, Period.TotalSeconds);
+                    Log.Missed(logger, Period.TotalSeconds);
                 }
             }
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
@@ -94,7 +81,7 @@ internal sealed partial class SystemdWatchdog : IAsyncDisposable
     {
         try
         {
-            return await _probe().WaitAsync(Period, _time, cancellationToken).ConfigureAwait(false);
+            return await probe().WaitAsync(Period, time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

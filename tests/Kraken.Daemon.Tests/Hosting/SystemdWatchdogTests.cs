@@ -1,7 +1,5 @@
 // The watchdog keep-alive against a fake NOTIFY_SOCKET: when systemd asks for it, at what period, and that a daemon
 // whose engines do not respond sends none.
-using System.Net.Sockets;
-using System.Text;
 using Kraken.Daemon.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -9,18 +7,11 @@ namespace Kraken.Daemon.Tests.Hosting;
 
 public sealed class SystemdWatchdogTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("kraken-watchdog-test-").FullName;
-    private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+    private readonly FakeNotifySocket _notify = new();
 
-    public SystemdWatchdogTests() => _socket.Bind(new UnixDomainSocketEndPoint(SocketPath));
+    private string SocketPath => _notify.Path;
 
-    private string SocketPath => Path.Combine(_dir, "notify.sock");
-
-    public void Dispose()
-    {
-        _socket.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => _notify.Dispose();
 
     [Theory]
     [InlineData("30000000", null, 15_000)]
@@ -49,25 +40,21 @@ public sealed class SystemdWatchdogTests : IDisposable
         var probes = 0;
         await using (var watchdog = new SystemdWatchdog(SocketPath, TimeSpan.FromMilliseconds(150), () => { Interlocked.Increment(ref probes); return Task.FromResult(true); }, TimeProvider.System, NullLogger.Instance))
         {
-            watchdog.Start();
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            watchdog.Start();
             for (var i = 0; i < 4; i++)
             {
-                Assert.Equal("WATCHDOG=1", await ReceiveAsync(TimeSpan.FromSeconds(5)));
+                Assert.Equal("WATCHDOG=1", await _notify.ReceiveAsync(TimeSpan.FromSeconds(5)));
             }
 
-            // The first at once, then one per period: four take at least three periods.
+            // The first at once, then one per period from the start: four take at least three periods.
             Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(3 * 150 - 30), $"four keep-alives in {clock.Elapsed}");
         }
 
         Assert.True(probes >= 4);
         // Stopped: nothing more.
-        while (_socket.Available > 0)
-        {
-            await ReceiveAsync(TimeSpan.FromSeconds(1));
-        }
-
-        Assert.Null(await ReceiveOrNullAsync(TimeSpan.FromMilliseconds(500)));
+        await _notify.DrainAsync();
+        Assert.Null(await _notify.ReceiveOrNullAsync(TimeSpan.FromMilliseconds(500)));
     }
 
     [Fact]
@@ -77,30 +64,12 @@ public sealed class SystemdWatchdogTests : IDisposable
         var healthy = false;
         await using var watchdog = new SystemdWatchdog(SocketPath, TimeSpan.FromMilliseconds(100), () => healthy ? Task.FromResult(true) : answer.Task, TimeProvider.System, NullLogger.Instance);
         watchdog.Start();
-        Assert.Null(await ReceiveOrNullAsync(TimeSpan.FromMilliseconds(800)));
+        Assert.Null(await _notify.ReceiveOrNullAsync(TimeSpan.FromMilliseconds(800)));
 
         answer.SetResult(false);
-        Assert.Null(await ReceiveOrNullAsync(TimeSpan.FromMilliseconds(500)));
+        Assert.Null(await _notify.ReceiveOrNullAsync(TimeSpan.FromMilliseconds(500)));
 
         healthy = true;
-        Assert.Equal("WATCHDOG=1", await ReceiveAsync(TimeSpan.FromSeconds(5)));
-    }
-
-    private async Task<string> ReceiveAsync(TimeSpan timeout) =>
-        await ReceiveOrNullAsync(timeout) ?? throw new TimeoutException($"no datagram within {timeout}");
-
-    private async Task<string?> ReceiveOrNullAsync(TimeSpan timeout)
-    {
-        var buffer = new byte[256];
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            var n = await _socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-            return Encoding.UTF8.GetString(buffer, 0, n);
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
+        Assert.Equal("WATCHDOG=1", await _notify.ReceiveAsync(TimeSpan.FromSeconds(5)));
     }
 }
