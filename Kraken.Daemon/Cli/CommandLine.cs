@@ -236,8 +236,14 @@ public static partial class CommandLine
             {
                 dev = true;
             }
-            else if (args[i] == "--dev-dir" && i + 1 < args.Length)
+            else if (args[i] == "--dev-dir")
             {
+                if (i + 1 == args.Length)
+                {
+                    stderr.WriteLine("kraken serve: --dev-dir needs a directory");
+                    return Task.FromResult(2);
+                }
+
                 devDir = args[++i];
             }
             else if (args[i].StartsWith("--dev-dir=", StringComparison.Ordinal))

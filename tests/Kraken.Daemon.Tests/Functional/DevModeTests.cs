@@ -94,7 +94,7 @@ public sealed partial class DevModeTests : IDisposable
     }
 
     [Fact]
-    public void Dev_mode_refuses_a_config_file_and_a_dev_dir_without_dev()
+    public void Dev_mode_refuses_a_config_file_and_a_dev_dir_without_dev_or_without_a_directory()
     {
         var (code, output) = Kraken(null, _dir, "serve", "--dev", "--config", "/etc/kraken/kraken.json");
         Assert.Equal(2, code);
@@ -102,6 +102,9 @@ public sealed partial class DevModeTests : IDisposable
         (code, output) = Kraken(null, _dir, "serve", "--dev-dir", _dir);
         Assert.Equal(2, code);
         Assert.Contains("--dev-dir goes with --dev", output, StringComparison.Ordinal);
+        (code, output) = Kraken(null, _dir, "serve", "--dev", "--dev-dir");
+        Assert.Equal(2, code);
+        Assert.Contains("--dev-dir needs a directory", output, StringComparison.Ordinal);
     }
 
     private (Process Process, string Log) Start(string[] args, IReadOnlyDictionary<string, string>? environment, string workingDirectory)
