@@ -100,6 +100,10 @@ public static partial class CommandLine
 
         Daemon:
           serve --config FILE [--Section:Key=value ...]   run the daemon
+          serve --dev [--dev-dir DIR]                      a root to try things on: on loopback, the example cluster,
+                                                           simulated power, a generated token; prints the export line
+                                                           for the client verbs; its files in a temporary directory
+                                                           (removed at exit) or DIR (kept)
           serve --boot [--cmdline FILE]                    run the daemon of a node booted over the network:
                                                            identity, uplink and parents from the kraken.* kernel
                                                            arguments, what it serves from the Cfg its parent sends
@@ -163,7 +167,7 @@ public static partial class CommandLine
         switch (args[0])
         {
             case "serve":
-                return await ServeAsync(args[1..], stderr).ConfigureAwait(false);
+                return await ServeAsync(args[1..], stdout, stderr).ConfigureAwait(false);
             case "image":
                 return await Image.ImageCommand.RunAsync(args[1..], stdout, stderr, cancellationToken).ConfigureAwait(false);
             case "--version" or "version":
@@ -206,11 +210,13 @@ public static partial class CommandLine
         }
     }
 
-    private static Task<int> ServeAsync(string[] args, TextWriter stderr)
+    private static Task<int> ServeAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
         string? config = null;
         string? cmdline = null;
+        string? devDir = null;
         var boot = false;
+        var dev = false;
         var overrides = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -226,6 +232,24 @@ public static partial class CommandLine
             {
                 boot = true;
             }
+            else if (args[i] == "--dev")
+            {
+                dev = true;
+            }
+            else if (args[i] == "--dev-dir")
+            {
+                if (i + 1 == args.Length)
+                {
+                    stderr.WriteLine("kraken serve: --dev-dir needs a directory");
+                    return Task.FromResult(2);
+                }
+
+                devDir = args[++i];
+            }
+            else if (args[i].StartsWith("--dev-dir=", StringComparison.Ordinal))
+            {
+                devDir = args[i]["--dev-dir=".Length..];
+            }
             else if (args[i] == "--cmdline" && i + 1 < args.Length)
             {
                 cmdline = args[++i];
@@ -238,6 +262,17 @@ public static partial class CommandLine
             {
                 overrides.Add(args[i]);
             }
+        }
+
+        if (dev || devDir is not null)
+        {
+            if (!dev || boot || config is not null || cmdline is not null)
+            {
+                stderr.WriteLine("kraken serve: --dev-dir goes with --dev, and --dev takes no --config, --boot or --cmdline");
+                return Task.FromResult(2);
+            }
+
+            return DevMode.ServeAsync(devDir, [.. overrides], stdout, stderr);
         }
 
         if (boot && config is not null)

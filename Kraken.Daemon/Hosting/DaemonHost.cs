@@ -152,6 +152,10 @@ public static partial class DaemonHost
     public static Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr) =>
         ServeAsync(configFile, overrides, stderr, boot: null);
 
+    /// <summary>Runs <c>kraken serve</c> with services of the caller's added (dev mode's export line).</summary>
+    internal static Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr, Action<IServiceCollection> configureServices) =>
+        ServeAsync(configFile, overrides, stderr, boot: null, configureServices);
+
     /// <summary>
     /// <c>kraken serve --boot</c>: the daemon of a node booted over the network, with no configuration file. Reads the
     /// <c>kraken.*</c> kernel arguments (<paramref name="commandLine"/>, default /proc/cmdline), configures the uplink
@@ -178,12 +182,12 @@ public static partial class DaemonHost
         return await ServeAsync(null, overrides, stderr, boot).ConfigureAwait(false);
     }
 
-    private static async Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr, Boot.BootStart? boot)
+    private static async Task<int> ServeAsync(string? configFile, string[] overrides, TextWriter stderr, Boot.BootStart? boot, Action<IServiceCollection>? configureServices = null)
     {
         WebApplication app;
         try
         {
-            app = Build(configFile, overrides, null, boot);
+            app = Build(configFile, overrides, configureServices, boot);
         }
         catch (DaemonConfigException ex)
         {

@@ -103,7 +103,7 @@ internal static class KrakenBinary
         else
         {
             log.WriteLine($"kraken: publishing with NativeAOT from {repository} (takes minutes)");
-            var (ok, elapsed, output) = RunPublish(dotnet, repository, aotDirectory, ["-p:PublishAot=true"]);
+            var (ok, elapsed, output) = RunPublish(dotnet, repository, aotDirectory, Aot);
             if (ok)
             {
                 File.WriteAllText(Path.Combine(aotDirectory, FingerprintFile), fingerprint);
@@ -122,7 +122,7 @@ internal static class KrakenBinary
         }
 
         log.WriteLine("kraken: publishing self-contained single-file (trimmed) instead");
-        var single = RunPublish(dotnet, repository, singleDirectory, ["--self-contained", "-p:PublishSingleFile=true", "-p:PublishTrimmed=true"]);
+        var single = RunPublish(dotnet, repository, singleDirectory, SingleFile);
         if (!single.Ok)
         {
             throw new ImageBuildException($"cannot publish kraken: {reason}; and the single-file publish failed too: {Tool.Tail(single.Output, 10)}");
@@ -133,7 +133,8 @@ internal static class KrakenBinary
         return Describe(Path.Combine(singleDirectory, "kraken"), $"single-file publish ({single.Elapsed.TotalSeconds:F0} s)");
     }
 
-    private static (bool Ok, TimeSpan Elapsed, string Output) RunPublish(string dotnet, string repository, string output, string[] extra)
+    /// <summary>Publishes the daemon the way <paramref name="kind"/> says: the KrakenPublish property set in Directory.Build.props, shared with packaging/build.sh.</summary>
+    private static (bool Ok, TimeSpan Elapsed, string Output) RunPublish(string dotnet, string repository, string output, string kind)
     {
         if (Directory.Exists(output))
         {
@@ -142,7 +143,7 @@ internal static class KrakenBinary
 
         var clock = Stopwatch.StartNew();
         var (exit, text) = Tool.Run(dotnet,
-            ["publish", Path.Combine(repository, "Kraken.Daemon", "Kraken.Daemon.csproj"), "-c", "Release", "-r", "linux-x64", .. extra, "-o", output, "-nologo"],
+            ["publish", Path.Combine(repository, "Kraken.Daemon", "Kraken.Daemon.csproj"), "-c", "Release", "-r", "linux-x64", $"-p:KrakenPublish={kind}", "-o", output, "-nologo"],
             repository, timeout: TimeSpan.FromMinutes(30));
         return (exit == 0 && File.Exists(Path.Combine(output, "kraken")), clock.Elapsed, text);
     }

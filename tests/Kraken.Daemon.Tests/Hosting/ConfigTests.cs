@@ -88,9 +88,11 @@ public sealed class ConfigTests
     [InlineData("daemon-root.json", true)]
     [InlineData("daemon-tier1.json", false)]
     [InlineData("daemon-leaf.json", false)]
+    [InlineData("../packaging/kraken.json", true)]
     public void The_example_configs_are_valid(string file, bool root)
     {
-        // The examples name secret files under /etc/kraken; inline values stand in for them here.
+        // The examples (and the packages' root configuration) name secret files under /etc/kraken; inline values
+        // stand in for them here.
         var config = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(TestDaemon.RepoRoot(), "examples", file))
             .AddInMemoryCollection(new Dictionary<string, string?>

@@ -6,13 +6,21 @@ namespace Kraken.Daemon.Tests.Pxe;
 
 internal static class Command
 {
-    /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>; standard output then error, trimmed. Killed (by its PID) after <paramref name="timeout"/>.</summary>
-    public static (int ExitCode, string Output) Run(string file, IEnumerable<string> args, TimeSpan? timeout = null, string? workingDirectory = null)
+    /// <summary>
+    /// Runs <paramref name="file"/> with <paramref name="args"/> (and <paramref name="environment"/> added to this
+    /// process's); standard output then error, trimmed. Killed (by its PID) after <paramref name="timeout"/>.
+    /// </summary>
+    public static (int ExitCode, string Output) Run(string file, IEnumerable<string> args, TimeSpan? timeout = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (workingDirectory is not null)
         {
             psi.WorkingDirectory = workingDirectory;
+        }
+
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
         }
 
         foreach (var a in args)
@@ -43,17 +51,26 @@ internal static class Command
     /// <summary>
     /// Starts <paramref name="file"/> with <paramref name="args"/> (no shell, without NOTIFY_SOCKET), its standard
     /// output and error appended line by line to <paramref name="log"/>. <paramref name="closeInput"/>: standard
-    /// input redirected and closed (qemu must not read the test's terminal).
+    /// input redirected and closed (qemu must not read the test's terminal). <paramref name="environment"/> is added to
+    /// this process's.
     /// </summary>
-    public static Process StartLogged(string file, IEnumerable<string> args, string log, bool closeInput = false)
+    public static Process StartLogged(string file, IEnumerable<string> args, string log, bool closeInput = false, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = closeInput, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            psi.WorkingDirectory = workingDirectory;
+        }
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
         }
 
         psi.Environment.Remove("NOTIFY_SOCKET");
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"{file} did not start");
         if (closeInput)
         {
