@@ -59,6 +59,7 @@ public static partial class DaemonHost
 
         builder.Configuration.AddInMemoryCollection(EnvironmentOverrides());
         builder.Configuration.AddCommandLine(overrides);
+        builder.Configuration.AddInMemoryCollection(DaemonOptions.DurationValues(builder.Configuration));
         var options = DaemonOptions.Load(builder.Configuration, boot?.Arguments, boot?.Credential);
 
         builder.Logging.ClearProviders();
