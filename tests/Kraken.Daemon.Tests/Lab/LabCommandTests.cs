@@ -43,7 +43,7 @@ public sealed class LabCommandTests : IDisposable
 
     [Theory]
     [InlineData(new[] { "lab" }, "lab needs a verb")]
-    [InlineData(new[] { "lab", "sideways" }, "unknown lab verb 'sideways'")]
+    [InlineData(new[] { "lab", "sideways" }, "'lab sideways' is not a verb")]
     [InlineData(new[] { "lab", "up", "--tier1" }, "--tier1 needs a value")]
     [InlineData(new[] { "lab", "up", "--tier1", "two" }, "--tier1 'two' is not a whole number")]
     [InlineData(new[] { "lab", "up", "--leaves=-1" }, "--leaves '-1' is not a whole number")]
