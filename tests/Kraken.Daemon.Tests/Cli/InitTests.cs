@@ -5,29 +5,18 @@ using Kraken.Daemon.Cli;
 using Kraken.Daemon.Hosting;
 using Kraken.Daemon.Tests.Functional;
 using Microsoft.Extensions.Configuration;
+using static Kraken.Daemon.Tests.Cli.CliRun;
 
 namespace Kraken.Daemon.Tests.Cli;
 
 [SupportedOSPlatform("linux")]
-public sealed class InitTests : IDisposable
+public sealed class InitTests() : TempDirectoryTests("kraken-init-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("kraken-init-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CommandLine.RunAsync(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
     [Trait("Category", "Network")]
     public async Task A_root_made_by_init_starts_as_written_answers_and_stops_on_sigterm_with_0()
     {
-        var dir = Path.Combine(_dir, "root");
+        var dir = Path.Combine(Dir, "root");
         var (code, output, err) = await Run("init", "--role", "root", "--dir", dir);
         Assert.True(code == 0, err);
         Assert.Contains($"kraken serve --config {dir}/kraken.json", output, StringComparison.Ordinal);
@@ -72,7 +61,7 @@ public sealed class InitTests : IDisposable
     [InlineData("leaf")]
     public async Task A_child_configuration_passes_the_daemons_validation_with_its_parents(string role)
     {
-        var dir = Path.Combine(_dir, role);
+        var dir = Path.Combine(Dir, role);
         var (code, output, err) = await Run("init", "--role", role, "--dir", dir, "--node-id", TestDaemon.T1a, "--parent", "127.0.0.1:31415", "--parent", "127.0.0.2:31415");
         Assert.True(code == 0, err);
         Assert.Contains("replace join-secret with the root's", output, StringComparison.Ordinal);
@@ -92,7 +81,7 @@ public sealed class InitTests : IDisposable
     [Fact]
     public async Task Init_never_overwrites_and_names_what_exists()
     {
-        var dir = Path.Combine(_dir, "existing");
+        var dir = Path.Combine(Dir, "existing");
         Directory.CreateDirectory(dir);
         await File.WriteAllTextAsync(Path.Combine(dir, "api-token"), "an operator's own token, kept\n");
 
@@ -112,7 +101,7 @@ public sealed class InitTests : IDisposable
     [InlineData("--parent: a root has no parents", "--role", "root", "--parent", "127.0.0.1:31415")]
     public async Task Bad_values_are_usage_errors_and_write_nothing(string expected, params string[] args)
     {
-        var dir = Path.Combine(_dir, "bad");
+        var dir = Path.Combine(Dir, "bad");
         var (code, _, err) = await Run(["init", "--dir", dir, .. args]);
         Assert.Equal(2, code);
         Assert.Contains(expected, err, StringComparison.Ordinal);

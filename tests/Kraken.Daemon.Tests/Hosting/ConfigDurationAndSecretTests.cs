@@ -7,15 +7,11 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Kraken.Daemon.Tests.Hosting;
 
 [SupportedOSPlatform("linux")]
-public sealed class ConfigDurationAndSecretTests : IDisposable
+public sealed class ConfigDurationAndSecretTests() : TempDirectoryTests("kraken-config-secret-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("kraken-config-secret-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private string Config(string sync, string api = "")
     {
-        var path = Path.Combine(_dir, "kraken.json");
+        var path = Path.Combine(Dir, "kraken.json");
         File.WriteAllText(path, $$"""
             { "NodeId": "{{TestDaemon.RootId}}", "Api": { "Url": "http://127.0.0.1:0"{{api}} },
               "Sync": { "Bind": "127.0.0.1:0"{{sync}} }, "Store": { "Path": ":memory:" } }
@@ -59,8 +55,8 @@ public sealed class ConfigDurationAndSecretTests : IDisposable
     [InlineData(UnixFileMode.GroupRead | UnixFileMode.OtherRead, "its group and other users", "0644")]
     public void A_token_or_join_secret_file_others_can_read_is_refused_naming_key_file_and_mode(UnixFileMode extra, string who, string mode)
     {
-        var token = Path.Combine(_dir, "api-token");
-        var secret = Path.Combine(_dir, "join-secret");
+        var token = Path.Combine(Dir, "api-token");
+        var secret = Path.Combine(Dir, "join-secret");
         TestDaemon.WriteSecret(token, TestDaemon.Token + "\n");
         TestDaemon.WriteSecret(secret, TestDaemon.Secret + "\n");
         var file = Config($$""", "JoinSecretFile": "{{secret}}" """, $$""", "TokenFile": "{{token}}" """);
@@ -82,7 +78,7 @@ public sealed class ConfigDurationAndSecretTests : IDisposable
     [Fact]
     public async Task Serve_stops_on_a_readable_credential_file()
     {
-        var credentials = Directory.CreateDirectory(Path.Combine(_dir, "credentials")).FullName;
+        var credentials = Directory.CreateDirectory(Path.Combine(Dir, "credentials")).FullName;
         TestDaemon.WriteSecret(Path.Combine(credentials, "bmc-default"), "password\n");
         File.WriteAllText(Path.Combine(credentials, ".notes"), "not a credential reference: never read, not checked\n");
         var file = Config($$""", "JoinSecret": "{{TestDaemon.Secret}}" """);
