@@ -243,7 +243,8 @@ internal static class CliHelp
         sb.Append("| ").Append(what).AppendLine(" | |").AppendLine("|---|---|");
         foreach (var (label, description) in rows)
         {
-            sb.Append("| `").Append(label).Append("` | ").Append(description.Replace("|", "\\|", StringComparison.Ordinal)).AppendLine(" |");
+            // GitHub's tables split cells at every unescaped '|', inside code spans too.
+            sb.Append("| `").Append(label.Replace("|", "\\|", StringComparison.Ordinal)).Append("` | ").Append(description.Replace("|", "\\|", StringComparison.Ordinal)).AppendLine(" |");
         }
     }
 

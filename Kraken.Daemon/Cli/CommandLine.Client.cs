@@ -54,8 +54,8 @@ public static partial class CommandLine
                 Targets(), Under(), Ids(), Filter(), All(),
                 CliOptions.Flag("--wait", "wait for the operation and print its summary (exit 1 if any node failed)"),
                 CliOptions.Flag("--nodes", "with --wait: list every node, not only those that did not succeed"),
-                CliOptions.Flag("--no-cfg", "leave Cfg /PhysState as it is"),
-                CliOptions.Flag("--set-cfg", "set Cfg /PhysState to the outcome even where the daemon would not"),
+                CliOptions.Flag("--no-cfg", "out of band: leave Cfg as it is (the engine restores Cfg where it differs; freeze it first)"),
+                CliOptions.Flag("--set-cfg", "also set Cfg for soft (the other actions set it by default at the root; a child refuses)"),
                 CliOptions.Duration("--call-timeout", $"the longest one BMC call may take: {CliOptions.DurationForms}"),
                 CliOptions.Number("--retries", "N", "further calls after a transient failure", 0)));
         }

@@ -32,11 +32,11 @@ public static partial class CommandLine
         }
 
         var parse = root.Parse(args, s_parser);
+        var hint = $"run 'kraken {CliHelp.Path(parse.CommandResult.Command)} --help' for usage".Replace("kraken  --help", "kraken --help", StringComparison.Ordinal);
         if ((SuggestError(args) ?? UsageError(parse)) is { } error)
         {
-            var path = CliHelp.Path(parse.CommandResult.Command);
             await stderr.WriteLineAsync($"kraken: {error}").ConfigureAwait(false);
-            await stderr.WriteLineAsync($"run 'kraken {(path.Length > 0 ? path + " " : string.Empty)}--help' for usage").ConfigureAwait(false);
+            await stderr.WriteLineAsync(hint).ConfigureAwait(false);
             return 2;
         }
 
@@ -58,7 +58,7 @@ public static partial class CommandLine
             await stderr.WriteLineAsync($"kraken: {ex.Message}").ConfigureAwait(false);
             if (ex.ExitCode == 2)
             {
-                await stderr.WriteLineAsync("run 'kraken --help' for usage").ConfigureAwait(false);
+                await stderr.WriteLineAsync(hint).ConfigureAwait(false);
             }
 
             return ex.ExitCode;
