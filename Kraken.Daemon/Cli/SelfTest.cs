@@ -9,18 +9,13 @@ namespace Kraken.Daemon.Cli;
 /// case 1), HKDF-SHA256 (RFC 5869 test case 1), an AES-GCM round trip that must also reject a changed byte, the
 /// random number generator, and new GUIDs (from the kernel's random source). On Linux the first four go through
 /// OpenSSL, loaded at run time, so a missing or broken libssl or libcrypto fails here rather than at the first join.
-/// Not in the usage text: a check for images and packagers.
+/// A hidden verb: a check for images and packagers.
 /// </summary>
 internal static class SelfTest
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs <c>kraken selftest crypto</c>, the only check there is; 0 when every primitive gave the right answer.</summary>
+    public static async Task<int> RunAsync(TextWriter stdout)
     {
-        if (args is not ["crypto"])
-        {
-            await stderr.WriteLineAsync("kraken: use 'kraken selftest crypto'").ConfigureAwait(false);
-            return 2;
-        }
-
         (string Name, Func<bool> Check)[] checks =
         [
             ("HMAC-SHA256", HmacSha256),

@@ -11,6 +11,9 @@ internal sealed partial class Verbs
 {
     private static readonly string[] s_powerActions = ["on", "off", "cycle", "reset", "soft"];
 
+    /// <summary>The bulk power actions, each a verb (<c>kraken power on</c>).</summary>
+    internal static IReadOnlyList<string> PowerActions => s_powerActions;
+
     private Task Power(CancellationToken ct) => (P.Count > 1 ? P[1] : string.Empty) switch
     {
         "status" => PowerStatus(ct),
@@ -21,7 +24,6 @@ internal sealed partial class Verbs
 
     private async Task PowerAction(string action, CancellationToken ct)
     {
-        args.Allow("--filter", "--under", "--id", "--all", "--wait", "--no-cfg", "--set-cfg", "--call-timeout", "--retries", "--nodes");
         var ids = await PowerIds(ct);
         var parts = new List<string> { $"\"select\":{SelectionJson(ids)}" };
         if (args.Flag("--all"))
@@ -34,9 +36,9 @@ internal sealed partial class Verbs
             parts.Add(args.Flag("--no-cfg") ? "\"setCfg\":false" : "\"setCfg\":true");
         }
 
-        if (args.Option("--call-timeout") is { } timeout)
+        if (args.Duration("--call-timeout") is { } timeout)
         {
-            parts.Add($"\"callTimeout\":{PositiveNumber(timeout, "--call-timeout")}");
+            parts.Add($"\"callTimeout\":{CommandLine.Seconds(timeout)}");
         }
 
         if (args.Option("--retries") is { } retries)
@@ -81,7 +83,6 @@ internal sealed partial class Verbs
 
     private async Task PowerStatus(CancellationToken ct)
     {
-        args.Allow("--filter", "--under", "--id", "--all");
         var ids = await PowerIds(ct);
         var query = new List<string>();
         query.AddRange(ids.Select(i => $"id={Uri.EscapeDataString(i)}"));
@@ -120,7 +121,6 @@ internal sealed partial class Verbs
 
     private async Task PowerOps(CancellationToken ct)
     {
-        args.Allow("--nodes");
         NoMoreThan(3);
         if (P.Count == 3)
         {

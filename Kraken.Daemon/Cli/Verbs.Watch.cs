@@ -8,7 +8,6 @@ internal sealed partial class Verbs
 {
     private async Task Watch(CancellationToken ct)
     {
-        args.Allow("--node", "--url", "--type", "--view", "--count");
         NoMoreThan(1);
         var countText = args.Option("--count");
         var limit = long.MaxValue;

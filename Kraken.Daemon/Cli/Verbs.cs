@@ -45,7 +45,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task NodesList(CancellationToken ct)
     {
-        args.Allow("--filter", "--under", "--id", "--dsc");
         NoMoreThan(2);
         var view = args.Flag("--dsc") ? "dsc" : "cfg";
         var body = await client.GetAsync($"{V1}/{view}/nodes{Query(("--filter", "where"), ("--id", "id"), ("--under", "under"))}", ct);
@@ -56,15 +55,19 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
         }
 
         using var doc = JsonDocument.Parse(body);
+        (string Header, string Field)[] columns =
+        [
+            ("ID", "id"), ("NAME", "nodename"), ("PARENT", "parentId"), ("RUNSTATE", "runState"), ("PHYSSTATE", "physState"),
+            .. args.Option("--output") == "wide" ? [("ARCH", "arch"), ("PLATFORM", "platform")] : Array.Empty<(string, string)>(),
+        ];
         var rows = doc.RootElement.GetProperty("nodes").EnumerateArray()
-            .Select(n => new[] { Str(n, "id"), Str(n, "nodename"), Str(n, "parentId"), Str(n, "runState"), Str(n, "physState") })
+            .Select(n => columns.Select(c => Str(n, c.Field)).ToArray())
             .ToList();
-        await Table.WriteAsync(stdout, ["ID", "NAME", "PARENT", "RUNSTATE", "PHYSSTATE"], rows);
+        await Table.WriteAsync(stdout, [.. columns.Select(c => c.Header)], rows);
     }
 
     private async Task NodeGet(CancellationToken ct)
     {
-        args.Allow("--dsc");
         var id = Arg(2, "node id");
         NoMoreThan(3);
         if (json)
@@ -85,7 +88,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task NodeSet(CancellationToken ct)
     {
-        args.Allow();
         var id = Arg(2, "node id");
         if (P.Count < 4)
         {
@@ -99,7 +101,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task NodeDelete(CancellationToken ct)
     {
-        args.Allow();
         var id = Arg(2, "node id");
         NoMoreThan(3);
         await client.SendAsync(HttpMethod.Delete, $"{V1}/cfg/nodes/{Uri.EscapeDataString(id)}", null, null, ct);
@@ -108,7 +109,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task BulkSet(CancellationToken ct)
     {
-        args.Allow("--filter", "--under", "--id", "--all");
         if (P.Count < 3)
         {
             throw new CliException("missing URL=VALUE", 2);
@@ -151,7 +151,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task Import(CancellationToken ct)
     {
-        args.Allow("--mode");
         var file = Arg(1, "state file");
         NoMoreThan(2);
         string text;
@@ -183,10 +182,9 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task Export(CancellationToken ct)
     {
-        args.Allow("--dsc", "--output");
         NoMoreThan(1);
         var body = await client.GetAsync($"{V1}/{(args.Flag("--dsc") ? "dsc" : "cfg")}/export", ct);
-        if (args.Option("--output") is { } output)
+        if (args.Option("--file") is { } output)
         {
             await File.WriteAllTextAsync(output, body, ct);
             return;
@@ -197,14 +195,12 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task Graph(CancellationToken ct)
     {
-        args.Allow("--dot");
         NoMoreThan(1);
         await stdout.WriteLineAsync(await client.GetAsync($"{V1}/graph{(args.Flag("--dot") ? "?format=dot" : string.Empty)}", ct));
     }
 
     private async Task Plan(CancellationToken ct)
     {
-        args.Allow();
         var id = Arg(1, "node id");
         NoMoreThan(2);
         var body = await client.GetAsync($"{V1}/nodes/{Uri.EscapeDataString(id)}/plan", ct);
@@ -235,7 +231,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task Freeze(bool freeze, CancellationToken ct)
     {
-        args.Allow();
         NoMoreThan(1);
         var body = await client.SendJsonAsync(HttpMethod.Post, $"{V1}/reconcile/{(freeze ? "freeze" : "thaw")}", null, ct);
         if (json)
@@ -253,7 +248,6 @@ internal sealed partial class Verbs(ApiClient client, Arguments args, TextWriter
 
     private async Task Tree(CancellationToken ct)
     {
-        args.Allow();
         NoMoreThan(1);
         var body = await client.GetAsync($"{V1}/tree", ct);
         if (json)

@@ -58,7 +58,17 @@ public static partial class DaemonHost
         }
 
         builder.Configuration.AddInMemoryCollection(EnvironmentOverrides());
-        builder.Configuration.AddCommandLine(overrides);
+        try
+        {
+            builder.Configuration.AddCommandLine(overrides);
+        }
+        catch (FormatException ex)
+        {
+            // "-x" with no switch mapping, say: every override is --Section:Key=value.
+            throw new DaemonConfigException("--Section:Key=value", $"{ex.Message} Overrides are written --Section:Key=value.");
+        }
+
+        builder.Configuration.AddInMemoryCollection(DaemonOptions.DurationValues(builder.Configuration));
         var options = DaemonOptions.Load(builder.Configuration, boot?.Arguments, boot?.Credential);
 
         builder.Logging.ClearProviders();

@@ -1,5 +1,6 @@
 // The daemon's configuration: one class per section, bound strictly (unknown keys are errors) and validated at start.
 using System.Net;
+using Kraken.Net.Execution;
 using Kraken.Net.Transport;
 using Kraken.Tree.State;
 using Kraken.Tree.Sync;
@@ -365,6 +366,27 @@ public sealed class DaemonOptions
         return long.MaxValue;
     }
 
+    /// <summary>
+    /// The values written as durations in units (<c>"HelloInterval": "5s"</c>, <c>--Sync:DeadInterval=1m30s</c>), each
+    /// rewritten in the .NET form (<c>00:00:05</c>) that the configuration binder and every module read. Added as the
+    /// last configuration source, so every section sees them. A value already in the .NET form, and any value that is
+    /// not a duration, is left alone: a bad duration still fails where it is bound, naming its key.
+    /// </summary>
+    public static List<KeyValuePair<string, string?>> DurationValues(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var values = new List<KeyValuePair<string, string?>>();
+        foreach (var (key, value) in configuration.AsEnumerable())
+        {
+            if (value is not null && Durations.TryParseUnits(value.AsSpan().Trim(), out var duration))
+            {
+                values.Add(new(key, duration.ToString("c", System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+
+        return values;
+    }
+
     /// <summary>Unknown keys are errors, not silently ignored.</summary>
     internal static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
 
@@ -377,7 +399,8 @@ public sealed class DaemonOptions
         catch (InvalidOperationException ex)
         {
             // The binder's message names the key ("... at 'Sync:HelloInterval' ..." or the unknown property).
-            throw new DaemonConfigException(section, ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message);
+            var message = ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message;
+            throw new DaemonConfigException(section, message.Contains(nameof(TimeSpan), StringComparison.Ordinal) ? $"{message} Write a duration as {Durations.Examples}." : message);
         }
 
         return value;
@@ -392,11 +415,32 @@ public sealed class DaemonOptions
 
         try
         {
+            RequirePrivate(path, key);
             return File.ReadLines(path).FirstOrDefault()?.Trim() ?? throw new DaemonConfigException(key, $"'{path}' is empty");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new DaemonConfigException(key, $"cannot read '{path}': {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Refuses a secret file (a token, the join secret, a BMC credential) that its group or other users can read, as ssh
+    /// refuses a private key: whoever reads it can write Cfg, join the tree or power nodes off. Follows symbolic links.
+    /// </summary>
+    internal static void RequirePrivate(string path, string key)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+        {
+            var who = (mode & UnixFileMode.GroupRead) != 0 && (mode & UnixFileMode.OtherRead) != 0 ? "its group and other users"
+                : (mode & UnixFileMode.GroupRead) != 0 ? "its group" : "other users";
+            throw new DaemonConfigException(key, $"'{path}' can be read by {who} (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); a secret file must be private to the daemon's user: chmod 600 '{path}'");
         }
     }
 

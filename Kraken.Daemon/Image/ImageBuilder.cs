@@ -88,7 +88,7 @@ public static class ImageBuilder
         var sizes = tree.SizeByCategory;
         log.WriteLine($"libraries: {string.Join(' ', libraries)} ({MiB(sizes.GetValueOrDefault("libraries"))})");
 
-        CreateDirectory(output, "--output");
+        CreateDirectory(output, "--dir");
         var initrd = Path.Combine(output, "initrd.img");
         var vmlinuz = Path.Combine(output, "vmlinuz");
         var now = time.GetUtcNow();

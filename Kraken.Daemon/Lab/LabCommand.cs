@@ -11,8 +11,8 @@ internal static class LabCommand
 
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(900);
 
-    /// <summary>Runs one lab verb; the exit code (0 ok, 1 failed, 2 bad usage, 130 interrupted during up).</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>Runs one lab verb (<c>lab up|status|down</c>, parsed); the exit code (0 ok, 1 failed, 2 bad usage, 130 interrupted during up).</summary>
+    public static async Task<int> RunAsync(Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         try
         {
@@ -21,14 +21,8 @@ internal static class LabCommand
                 throw new CliException("the lab needs Linux (network namespaces, taps, qemu)");
             }
 
-            var verb = args.Length > 0 ? args[0] : throw new CliException("lab needs a verb: up, status or down", 2);
-            var options = Parse(args[1..], verb switch
-            {
-                "up" => ["--tier1", "--leaves", "--dir", "--image", "--timeout"],
-                "status" or "down" => ["--dir"],
-                _ => throw new CliException($"unknown lab verb '{verb}' (up, status, down)", 2),
-            }, verb == "up" ? ["--backup", "--wait", "--keep"] : []);
-            var dir = options.GetValueOrDefault("--dir") ?? DefaultDirectory;
+            var verb = args.Positional[1];
+            var dir = args.Option("--dir") ?? DefaultDirectory;
             if (dir.Length == 0)
             {
                 throw new CliException("--dir: empty path", 2);
@@ -39,14 +33,14 @@ internal static class LabCommand
             {
                 case "up":
                     var up = new LabUpOptions(
-                        Count(options, "--tier1", 1),
-                        Count(options, "--leaves", 1),
+                        Count(args, "--tier1", 1),
+                        Count(args, "--leaves", 1),
                         paths.Directory,
-                        options.GetValueOrDefault("--image"),
-                        options.ContainsKey("--backup"),
-                        options.ContainsKey("--wait"),
-                        Seconds(options, "--timeout") ?? s_defaultTimeout,
-                        options.ContainsKey("--keep"));
+                        args.Option("--image"),
+                        args.Flag("--backup"),
+                        args.Flag("--wait"),
+                        Seconds(args, "--timeout") ?? s_defaultTimeout,
+                        args.Flag("--keep"));
                     return await UpAsync(up, stdout, cancellationToken).ConfigureAwait(false);
                 case "status":
                     return await new LabStatus(paths, stdout).RunAsync(cancellationToken).ConfigureAwait(false);
@@ -64,7 +58,7 @@ internal static class LabCommand
             await stderr.WriteLineAsync($"kraken lab: {ex.Message}").ConfigureAwait(false);
             if (ex.ExitCode == 2)
             {
-                await stderr.WriteLineAsync("run 'kraken help' for usage").ConfigureAwait(false);
+                await stderr.WriteLineAsync("run 'kraken lab --help' for usage").ConfigureAwait(false);
             }
 
             return ex.ExitCode;
@@ -88,37 +82,9 @@ internal static class LabCommand
         return exit != 0 && interrupted.IsCancellationRequested && !cancellationToken.IsCancellationRequested ? 130 : exit;
     }
 
-    /// <summary>--name value or --name=value for <paramref name="valued"/>, bare --name for <paramref name="flags"/>; anything else is an error.</summary>
-    internal static Dictionary<string, string?> Parse(IReadOnlyList<string> args, string[] valued, string[] flags)
+    private static int Count(Arguments args, string name, int fallback)
     {
-        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Count; i++)
-        {
-            var a = args[i];
-            var eq = a.IndexOf('=', StringComparison.Ordinal);
-            var name = a.StartsWith("--", StringComparison.Ordinal) && eq > 0 ? a[..eq] : a;
-            if (valued.Contains(name))
-            {
-                result[name] = name.Length < a.Length ? a[(eq + 1)..]
-                    : i + 1 < args.Count ? args[++i]
-                    : throw new CliException($"{name} needs a value", 2);
-            }
-            else if (flags.Contains(a))
-            {
-                result[a] = null;
-            }
-            else
-            {
-                throw new CliException(a.StartsWith("--", StringComparison.Ordinal) ? $"unknown option {name}" : $"unexpected argument '{a}'", 2);
-            }
-        }
-
-        return result;
-    }
-
-    private static int Count(Dictionary<string, string?> options, string name, int fallback)
-    {
-        if (options.GetValueOrDefault(name) is not { } text)
+        if (args.Option(name) is not { } text)
         {
             return fallback;
         }
@@ -128,15 +94,15 @@ internal static class LabCommand
             : throw new CliException($"{name} '{text}' is not a whole number", 2);
     }
 
-    private static TimeSpan? Seconds(Dictionary<string, string?> options, string name)
+    private static TimeSpan? Seconds(Arguments args, string name)
     {
-        if (options.GetValueOrDefault(name) is not { } text)
+        if (args.Option(name) is not { } text)
         {
             return null;
         }
 
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 && s <= 86_400
-            ? TimeSpan.FromSeconds(s)
-            : throw new CliException($"{name} '{text}' is not a positive number of seconds (at most 86400)", 2);
+        return CliOptions.TryParseDuration(text, out var value) && value <= TimeSpan.FromDays(1)
+            ? value
+            : throw new CliException($"{name} '{text}' is not a positive number of seconds or a duration ({CliOptions.DurationForms}; at most 24h)", 2);
     }
 }

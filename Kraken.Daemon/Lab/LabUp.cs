@@ -196,17 +196,17 @@ internal sealed class LabUp
             Say($"lab: no image in {DefaultImageDirectory}; building one with 'kraken image build'");
         }
 
-        if (!CommandLine.Usage.Contains("image build", StringComparison.Ordinal))
+        if (!CommandLine.HasVerb("image build"))
         {
             throw new CliException($"--image DIR is required: {DefaultImageDirectory} holds no image of this kraken and this kraken has no 'image build' verb to make one", 2);
         }
 
         Say("lab: (a few minutes when it has to compile the native daemon; later builds reuse it while the source is unchanged)");
         var build = Stopwatch.StartNew();
-        var (exit, output) = LabSystem.Run(KrakenCommand()[0], [.. KrakenCommand().Skip(1), "image", "build", "--output", DefaultImageDirectory], TimeSpan.FromMinutes(30));
+        var (exit, output) = LabSystem.Run(KrakenCommand()[0], [.. KrakenCommand().Skip(1), "image", "build", "--dir", DefaultImageDirectory], TimeSpan.FromMinutes(30));
         if (exit != 0)
         {
-            throw new CliException($"kraken image build --output {DefaultImageDirectory} failed (exit {exit}): {output}");
+            throw new CliException($"kraken image build --dir {DefaultImageDirectory} failed (exit {exit}): {output}");
         }
 
         Say(string.Create(CultureInfo.InvariantCulture, $"lab: image built in {build.Elapsed.TotalSeconds:0.0} s: {ImageKraken(DefaultImageDirectory) ?? "(no image.json)"}"));

@@ -153,6 +153,22 @@ public sealed partial class PowerSettings
             throw new DaemonConfigException($"{path}:Credentials:Directory", $"'{dir}' is not a directory");
         }
 
+        if (credentials.Directory is { } secrets)
+        {
+            // Every file a credential reference can name; checked at start, so a readable one stops the daemon at once.
+            try
+            {
+                foreach (var file in System.IO.Directory.EnumerateFiles(secrets).Where(f => CredentialNames.IsValid(Path.GetFileName(f))).Order(StringComparer.Ordinal))
+                {
+                    DaemonOptions.RequirePrivate(file, $"{path}:Credentials:Directory");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new DaemonConfigException($"{path}:Credentials:Directory", $"cannot read '{secrets}': {ex.Message}");
+            }
+        }
+
         if (credentials.Environment && (string.IsNullOrWhiteSpace(credentials.EnvironmentPrefix) || !credentials.EnvironmentPrefix.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')))
         {
             throw new DaemonConfigException($"{path}:Credentials:EnvironmentPrefix", $"'{credentials.EnvironmentPrefix}' is not a variable name prefix (letters, digits, '_')");

@@ -20,21 +20,17 @@ internal static class StoreCommand
     /// <summary>Lines of SQLite's integrity report shown at most.</summary>
     private const int MaxReported = 20;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    public static async Task<int> RunAsync(Arguments parsed, TextWriter stdout, TextWriter stderr)
     {
         try
         {
-            var parsed = Arguments.Parse(args);
             switch (parsed.Positional)
             {
-                case ["check"]:
-                    parsed.AllowOnly("--path", "--config");
+                case [_, "check"]:
                     return await CheckAsync(StorePath(parsed).Path, stdout, stderr).ConfigureAwait(false);
-                case ["repair"]:
-                    parsed.AllowOnly("--path", "--config", "--dry-run");
+                case [_, "repair"]:
                     return await RepairAsync(StorePath(parsed).Path, parsed.Flag("--dry-run"), stdout, stderr).ConfigureAwait(false);
-                case ["rebuild"]:
-                    parsed.AllowOnly("--path", "--config", "--from", "--root");
+                case [_, "rebuild"]:
                     var (path, configured) = StorePath(parsed);
                     var rootText = parsed.Option("--root") ?? configured;
                     NodeId root = NodeId.DefaultRoot;
@@ -45,7 +41,7 @@ internal static class StoreCommand
 
                     return await RebuildAsync(path, root, parsed.Options("--from"), stdout, stderr).ConfigureAwait(false);
                 default:
-                    throw new CliException(parsed.Positional.Count == 0 ? "missing 'check', 'repair' or 'rebuild'" : $"'store {string.Join(' ', parsed.Positional)}' is not a verb; use store check, store repair or store rebuild", 2);
+                    throw new CliException($"'{string.Join(' ', parsed.Positional)}' is not a verb; use store check, store repair or store rebuild", 2);
             }
         }
         catch (CliException ex)
@@ -53,7 +49,7 @@ internal static class StoreCommand
             await stderr.WriteLineAsync($"kraken store: {ex.Message}").ConfigureAwait(false);
             if (ex.ExitCode == 2)
             {
-                await stderr.WriteLineAsync("run 'kraken help' for usage").ConfigureAwait(false);
+                await stderr.WriteLineAsync("run 'kraken store --help' for usage").ConfigureAwait(false);
             }
 
             return ex.ExitCode;

@@ -1,5 +1,6 @@
 // The command line of kraken-sim: verbs, options, and clear errors for bad input.
 using System.Globalization;
+using Kraken.Net.Execution;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Scenarios;
 using Kraken.Tree.Sync;

@@ -1,6 +1,6 @@
 // Durations and delay distributions as the command line writes them.
-using System.Globalization;
 using Kraken.Modules.Power;
+using Kraken.Net.Execution;
 
 namespace Kraken.Sim.Cluster;
 
@@ -37,35 +37,5 @@ internal static class DelayText
         SimDelayShape.Uniform => $"uniform:{Durations.Format(d.A)}..{Durations.Format(d.B)}",
         SimDelayShape.Normal => $"normal:{Durations.Format(d.A)},{Durations.Format(d.B)}",
         _ => Durations.Format(d.A),
-    };
-}
-
-/// <summary>Durations as the command line writes them: <c>250ms</c>, <c>5s</c>, <c>2m</c>, <c>1h</c>.</summary>
-internal static class Durations
-{
-    public static TimeSpan Parse(string text, string option)
-    {
-        var t = text.Trim();
-        (string Suffix, double Ticks)[] units = [("ms", TimeSpan.TicksPerMillisecond), ("s", TimeSpan.TicksPerSecond), ("m", TimeSpan.TicksPerMinute), ("h", TimeSpan.TicksPerHour)];
-        foreach (var (suffix, ticks) in units)
-        {
-            if (t.EndsWith(suffix, StringComparison.Ordinal)
-                && double.TryParse(t[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
-                && v >= 0 && v < 1e9)
-            {
-                return TimeSpan.FromTicks((long)(v * ticks));
-            }
-        }
-
-        throw new ArgumentException($"{option}: '{text}' is not a duration; write e.g. 250ms, 5s, 2m or 1h.");
-    }
-
-    public static string Format(TimeSpan t) => t.Ticks switch
-    {
-        0 => "0s",
-        _ when t.Ticks % TimeSpan.TicksPerHour == 0 => (t.Ticks / TimeSpan.TicksPerHour).ToString(CultureInfo.InvariantCulture) + "h",
-        _ when t.Ticks % TimeSpan.TicksPerMinute == 0 => (t.Ticks / TimeSpan.TicksPerMinute).ToString(CultureInfo.InvariantCulture) + "m",
-        _ when t.Ticks % TimeSpan.TicksPerSecond == 0 => (t.Ticks / TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture) + "s",
-        _ => t.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture) + "ms",
     };
 }

@@ -1,5 +1,6 @@
 // Everything that defines one simulation run, validated before anything starts.
 using Kraken.Modules.Power;
+using Kraken.Net.Execution;
 using Kraken.Net.Transport;
 using Kraken.Tree.Sync;
 

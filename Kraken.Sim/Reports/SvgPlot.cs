@@ -1,6 +1,6 @@
 // The two plots: convergence over time for runs, detection time against bandwidth per node for sweeps.
 using System.Globalization;
-using Kraken.Sim.Cluster;
+using Kraken.Net.Execution;
 using Kraken.Sim.Sweeps;
 
 namespace Kraken.Sim.Reports;

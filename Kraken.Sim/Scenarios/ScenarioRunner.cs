@@ -1,5 +1,6 @@
 // Runs one scenario on a simulated cluster and collects its result.
 using System.Diagnostics;
+using Kraken.Net.Execution;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Reports;
 using Kraken.Sim.Topology;

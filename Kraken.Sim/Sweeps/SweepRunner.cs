@@ -1,5 +1,6 @@
 // Sweeps: for each hello interval, dead multiple and fan-out, a parent with that many children is measured.
 using System.Diagnostics;
+using Kraken.Net.Execution;
 using Kraken.Sim.Cluster;
 using Kraken.Sim.Scenarios;
 using Kraken.Tree.State;

@@ -1,6 +1,6 @@
 // The human summary of a sweep.
 using System.Globalization;
-using Kraken.Sim.Cluster;
+using Kraken.Net.Execution;
 using Kraken.Sim.Reports;
 
 namespace Kraken.Sim.Sweeps;

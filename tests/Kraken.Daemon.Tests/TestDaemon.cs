@@ -43,6 +43,16 @@ internal sealed class TestDaemon : IAsyncDisposable
 
     public static string ExampleCluster => Path.Combine(RepoRoot(), "examples", "cluster-3tier.json");
 
+    /// <summary>Writes a secret file (a token, join secret or credential) readable by its owner only, as the daemon requires.</summary>
+    public static void WriteSecret(string path, string text)
+    {
+        File.WriteAllText(path, text);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
     /// <summary>A root holding the example cluster, durable in a fresh directory (or the given one, kept).</summary>
     public static async Task<TestDaemon> StartRootAsync(string? directory = null, bool import = true, Action<IServiceCollection>? services = null, params string[] extra)
     {

@@ -150,7 +150,7 @@ public sealed class BootModeTests(ITestOutputHelper output) : IDisposable
         Check("ip", "-n", Tier1Ns, "link", "add", $"kbd{_sfx}t", "address", DownMac, "type", "veth", "peer", "name", $"kbd{_sfx}l", "address", LeafMac, "netns", LeafNs);
         Check("ip", "-n", LeafNs, "link", "set", $"kbd{_sfx}l", "up");
 
-        File.WriteAllText(Path.Combine(_dir, "join-secret"), "boot-mode-test-join-secret-0123456789\n");
+        TestDaemon.WriteSecret(Path.Combine(_dir, "join-secret"), "boot-mode-test-join-secret-0123456789\n");
         Directory.CreateDirectory(Path.Combine(_dir, "boot"));
         File.WriteAllText(Path.Combine(_dir, "boot", "vmlinuz"), "a kernel, for this test's purposes\n");
         File.WriteAllText(Path.Combine(_dir, "boot", "initrd.img"), "an initramfs, for this test's purposes\n");

@@ -29,6 +29,12 @@ public sealed class CliTests : RootDaemonTestBase
 
         var (_, json, _) = await Run("nodes", "list", "--under", TestDaemon.T1a, "--json");
         Assert.Equal(3, JsonDocument.Parse(json).RootElement.GetProperty("nodes").GetArrayLength());
+        Assert.Equal(json, (await Run("nodes", "list", "--under", TestDaemon.T1a, "-o", "json")).Out);
+        Assert.Equal(json, (await Run("nodes", "list", "--under", TestDaemon.T1a, "--output=json", "--timeout", "5s")).Out);
+        var (_, wide, _) = await Run("nodes", "list", "-o", "wide");
+        Assert.Matches("^ID +NAME +PARENT +RUNSTATE +PHYSSTATE +ARCH +PLATFORM\n", wide);
+        Assert.Equal(table.Split('\n').Length, wide.Split('\n').Length);
+        Assert.Equal(table, (await Run("nodes", "list", "-o", "table")).Out);
         var (_, filtered, _) = await Run("nodes", "list", "--filter", "/PhysState=POWER_ON");
         Assert.Contains("root", filtered, StringComparison.Ordinal);
         Assert.DoesNotContain("t1a", filtered, StringComparison.Ordinal);
@@ -81,7 +87,7 @@ public sealed class CliTests : RootDaemonTestBase
         Assert.Contains("created 4", output, StringComparison.Ordinal);
 
         var exported = Path.Combine(D.Directory, "export.json");
-        Assert.Equal(0, (await Run("export", "--output", exported)).Code);
+        Assert.Equal(0, (await Run("export", "--file", exported)).Code);
         Assert.Equal(13, JsonDocument.Parse(await File.ReadAllTextAsync(exported)).RootElement.GetProperty("nodes").GetArrayLength());
 
         var (_, dot, _) = await Run("graph", "--dot");

@@ -78,6 +78,12 @@ internal sealed class DaemonProcess : IDisposable
         };
         var configPath = Path.Combine(directory, $"{name}.json");
         File.WriteAllText(configPath, JsonSerializer.Serialize(config));
+        return Launch(directory, name, ["--config", configPath], api, syncPort.Value, environment, prefix);
+    }
+
+    /// <summary>Starts <c>kraken serve</c> with <paramref name="arguments"/> (a configuration made elsewhere); its API on <paramref name="apiPort"/>.</summary>
+    public static DaemonProcess Launch(string directory, string name, IReadOnlyList<string> arguments, int apiPort, int syncPort, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? prefix = null)
+    {
         var log = Path.Combine(directory, $"{name}.log");
         var psi = new ProcessStartInfo(prefix is { Count: > 0 } ? prefix[0] : "dotnet")
         {
@@ -99,8 +105,11 @@ internal sealed class DaemonProcess : IDisposable
 
         psi.ArgumentList.Add(KrakenDll);
         psi.ArgumentList.Add("serve");
-        psi.ArgumentList.Add("--config");
-        psi.ArgumentList.Add(configPath);
+        foreach (var argument in arguments)
+        {
+            psi.ArgumentList.Add(argument);
+        }
+
         psi.Environment.Remove("NOTIFY_SOCKET");
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
         {
@@ -125,7 +134,7 @@ internal sealed class DaemonProcess : IDisposable
         process.Exited += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new DaemonProcess(process, name, $"http://127.0.0.1:{api}", syncPort.Value, log);
+        return new DaemonProcess(process, name, $"http://127.0.0.1:{apiPort}", syncPort, log);
     }
 
     /// <summary>Waits until the API answers /healthz.</summary>

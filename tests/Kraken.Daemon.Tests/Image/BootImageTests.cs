@@ -254,7 +254,7 @@ public sealed partial class BootImageTests(NativeKraken native, ImageFixture ima
         Assert.Equal("aot", native.Kind);
         var into = Path.Combine(_dir, "self");
         var clock = Stopwatch.StartNew();
-        var (exit, text) = Command.Run(native.Binary, ["image", "build", "--output", into, "--cache", NativeKraken.Cache], TimeSpan.FromMinutes(10));
+        var (exit, text) = Command.Run(native.Binary, ["image", "build", "--dir", into, "--cache", NativeKraken.Cache], TimeSpan.FromMinutes(10));
         output.WriteLine(text);
         output.WriteLine($"image build by the native kraken: {clock.Elapsed.TotalSeconds:F1} s");
         Assert.True(exit == 0, text);
@@ -271,7 +271,7 @@ public sealed partial class BootImageTests(NativeKraken native, ImageFixture ima
         Assert.Contains("/nonexistent/kraken does not exist", text, StringComparison.Ordinal);
         (exit, text) = Command.Run(native.Binary, ["image", "build", "--cache", NativeKraken.Cache]);
         Assert.Equal(2, exit);
-        Assert.Contains("--output", text, StringComparison.Ordinal);
+        Assert.Contains("--dir", text, StringComparison.Ordinal);
         (exit, text) = Command.Run(native.Binary, ["image", "build", "--output", into, "--kernel-package", "linux-image-;rm", "--cache", NativeKraken.Cache]);
         Assert.Equal(1, exit);
         Assert.Contains("--kernel-package", text, StringComparison.Ordinal);

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using Kraken.Daemon.Cli;
 using Kraken.Daemon.Lab;
+using static Kraken.Daemon.Tests.Cli.CliRun;
 
 namespace Kraken.Daemon.Tests.Lab;
 
@@ -15,14 +16,6 @@ public sealed class LabCommandTests : IDisposable
     private string Dir => Path.Combine(_parent, "lab");
 
     public void Dispose() => Directory.Delete(_parent, recursive: true);
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CommandLine.RunAsync(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     [Fact]
     public void A_cached_image_is_current_only_when_it_holds_this_krakens_version_or_does_not_say()
@@ -43,7 +36,7 @@ public sealed class LabCommandTests : IDisposable
 
     [Theory]
     [InlineData(new[] { "lab" }, "lab needs a verb")]
-    [InlineData(new[] { "lab", "sideways" }, "unknown lab verb 'sideways'")]
+    [InlineData(new[] { "lab", "sideways" }, "'lab sideways' is not a verb")]
     [InlineData(new[] { "lab", "up", "--tier1" }, "--tier1 needs a value")]
     [InlineData(new[] { "lab", "up", "--tier1", "two" }, "--tier1 'two' is not a whole number")]
     [InlineData(new[] { "lab", "up", "--leaves=-1" }, "--leaves '-1' is not a whole number")]

@@ -77,11 +77,11 @@ public sealed class LabFilesTests : IDisposable
     {
         var plan = LabPlan.Create(_dir, 1, 1, false);
         var paths = new LabPaths(_dir);
-        File.WriteAllText(paths.ApiToken, "a-lab-api-token-of-enough-length\n");
-        File.WriteAllText(paths.JoinSecret, "a-lab-join-secret-of-enough-length\n");
+        TestDaemon.WriteSecret(paths.ApiToken, "a-lab-api-token-of-enough-length\n");
+        TestDaemon.WriteSecret(paths.JoinSecret, "a-lab-join-secret-of-enough-length\n");
         File.WriteAllText(paths.Cluster, LabConfigFiles.ClusterJson(plan));
         Directory.CreateDirectory(paths.Credentials);
-        File.WriteAllText(paths.BmcCredential, "secret\n");
+        TestDaemon.WriteSecret(paths.BmcCredential, "secret\n");
         var image = Directory.CreateDirectory(Path.Combine(_dir, "image")).FullName;
         var file = Path.Combine(_dir, "kraken.json");
         File.WriteAllText(file, LabConfigFiles.RootConfigJson(plan, paths, image));

@@ -23,8 +23,8 @@ public sealed class PowerIpmiSimTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // The secret is in a credential file, as in production; the Cfg holds only the reference "bmc".
-        await File.WriteAllTextAsync(Path.Combine(_credentials, "bmc"), IpmiSimBmc.Password + "\n");
-        await File.WriteAllTextAsync(Path.Combine(_credentials, "stale"), "an-old-password\n");
+        TestDaemon.WriteSecret(Path.Combine(_credentials, "bmc"), IpmiSimBmc.Password + "\n");
+        TestDaemon.WriteSecret(Path.Combine(_credentials, "stale"), "an-old-password\n");
         _d = await StartAsync(
             null,
             "--Modules:Power:Drivers:0=ipmi",
