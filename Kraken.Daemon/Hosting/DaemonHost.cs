@@ -88,7 +88,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<LargeResponseGate>();
         builder.Services.AddSingleton(sp => new CfgNeighbourhood(sp.GetRequiredService<KrakenDaemon>().Store));
         builder.Services.AddSingleton<DaemonGauges>();
-        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DaemonJsonContext.Default));
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(ApiDocument.Name, ApiDocument.Configure);
@@ -97,8 +97,10 @@ public static partial class DaemonHost
 
         var app = builder.Build();
 
-        // Listen from the start: counters incremented before the first scrape must count.
+        // Listen from the start: counters incremented before the first scrape must count, and every engine and
+        // module created from here on registers its series (at zero) with a listening exporter.
         app.Services.GetRequiredService<PrometheusExporter>();
+        app.Services.GetRequiredService<DaemonGauges>();
 
         // Anything unexpected (the durable store failing, say) is a 500 problem, never a half-written answer.
         app.UseExceptionHandler();

@@ -176,6 +176,7 @@ public sealed partial class SyncEngine
     {
         var attempt = _join!;
         _join = null;
+        Counters.OnJoinFailed();
         attempt.Connection?.Close();
         attempt.Keys.Dispose();
         if (attempt.Failback)
