@@ -36,20 +36,29 @@ public sealed class PrometheusExporter : IDisposable
     private readonly ConcurrentDictionary<Instrument, MetricSeries> _series = new();
     private readonly Lock _collectLock = new();
     private readonly IMeterFactory? _meterFactory;
-    private readonly ProcessSeries _process = new();
+    private readonly ProcessSeries? _process;
+    private MetricSeries[][] _families = [];
+    private int _version;
+    private int _familiesVersion = -1;
 
     /// <param name="meterFactory">
     /// The daemon's meter factory: ASP.NET Core's meters from it are exported, those of other hosts in the same
     /// process (tests run several daemons) are not. Null exports no ASP.NET Core meter.
     /// </param>
-    public PrometheusExporter(IMeterFactory? meterFactory = null)
+    /// <param name="processSeries">
+    /// False leaves out the process_* series and kraken_build_info (for a host that exports its process another
+    /// way). Reading them is most of a scrape's cost: <c>process_open_fds</c> lists <c>/proc/self/fd</c>.
+    /// </param>
+    public PrometheusExporter(IMeterFactory? meterFactory = null, bool processSeries = true)
     {
         _meterFactory = meterFactory;
+        _process = processSeries ? new ProcessSeries() : null;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (Exports(instrument.Meter))
             {
                 var series = _series.GetOrAdd(instrument, static i => new MetricSeries(i));
+                Interlocked.Increment(ref _version);
                 listener.EnableMeasurementEvents(instrument, series);
             }
         };
@@ -57,7 +66,11 @@ public sealed class PrometheusExporter : IDisposable
         _listener.SetMeasurementEventCallback<int>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
         _listener.SetMeasurementEventCallback<double>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
         _listener.SetMeasurementEventCallback<float>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
-        _listener.MeasurementsCompleted = (instrument, _) => _series.TryRemove(instrument, out MetricSeries? _);
+        _listener.MeasurementsCompleted = (instrument, _) =>
+        {
+            _series.TryRemove(instrument, out MetricSeries? _);
+            Interlocked.Increment(ref _version);
+        };
         _listener.Start();
     }
 
@@ -77,9 +90,9 @@ public sealed class PrometheusExporter : IDisposable
             }
 
             _listener.RecordObservableInstruments();
-            foreach (var family in _series.Values.GroupBy(s => s.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
+            foreach (var family in Families())
             {
-                var first = family.First();
+                var first = family[0];
                 var points = new SortedDictionary<string, PointSnapshot>(StringComparer.Ordinal);
                 foreach (var s in family)
                 {
@@ -89,7 +102,7 @@ public sealed class PrometheusExporter : IDisposable
                     }
                 }
 
-                writer.Family(first.Name, first.Type, first.Help);
+                writer.Raw(first.Header);
                 foreach (var (labels, point) in points)
                 {
                     if (first.Kind != SeriesKind.Histogram)
@@ -102,16 +115,16 @@ public sealed class PrometheusExporter : IDisposable
                     for (var i = 0; i < first.Bounds.Length; i++)
                     {
                         cumulative += point.Buckets[i];
-                        writer.Sample(first.Name, "_bucket", labels, PrometheusTextWriter.Le(first.Bounds[i]), cumulative);
+                        writer.Sample(first.Name, "_bucket", labels, first.LeLabels[i], cumulative);
                     }
 
-                    writer.Sample(first.Name, "_bucket", labels, PrometheusTextWriter.Le(double.PositiveInfinity), point.Count);
+                    writer.Sample(first.Name, "_bucket", labels, first.LeLabels[^1], point.Count);
                     writer.Sample(first.Name, "_sum", labels, null, point.Sum);
                     writer.Sample(first.Name, "_count", labels, null, point.Count);
                 }
             }
 
-            _process.Write(writer);
+            _process?.Write(writer);
         }
     }
 
@@ -124,6 +137,19 @@ public sealed class PrometheusExporter : IDisposable
     }
 
     public void Dispose() => _listener.Dispose();
+
+    /// <summary>The series grouped by metric name and sorted, rebuilt only when an instrument came or went.</summary>
+    private MetricSeries[][] Families()
+    {
+        var version = Volatile.Read(ref _version);
+        if (version != _familiesVersion)
+        {
+            _families = [.. _series.Values.GroupBy(s => s.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => g.ToArray())];
+            _familiesVersion = version;
+        }
+
+        return _families;
+    }
 
     /// <summary>
     /// Kraken's meters, but one scoped to another exporter (a daemon's own gauges, when a process runs several

@@ -32,6 +32,7 @@ internal sealed class MetricSeries
 
     private readonly Lock _lock = new();
     private readonly Dictionary<int, MetricPoint> _points = [];
+    private string? _header;
 
     public MetricSeries(Instrument instrument)
     {
@@ -45,6 +46,7 @@ internal sealed class MetricSeries
         if (Kind == SeriesKind.Histogram)
         {
             Bounds = AdvisedBounds(instrument) ?? (instrument.Unit == "s" ? s_secondsBuckets : s_defaultBuckets);
+            LeLabels = [.. Bounds.Select(PrometheusTextWriter.Le), PrometheusTextWriter.Le(double.PositiveInfinity)];
         }
     }
 
@@ -55,6 +57,9 @@ internal sealed class MetricSeries
 
     public string Help { get; }
 
+    /// <summary>The family's <c># HELP</c> and <c># TYPE</c> lines.</summary>
+    public string Header => _header ??= PrometheusTextWriter.Header(Name, Type, Help);
+
     /// <summary><c>counter</c>, <c>gauge</c> or <c>histogram</c>.</summary>
     public string Type { get; }
 
@@ -62,6 +67,9 @@ internal sealed class MetricSeries
 
     /// <summary>Upper bounds of the buckets, ascending (histograms only; +Inf is implied).</summary>
     public double[] Bounds { get; } = [];
+
+    /// <summary>The <c>le="..."</c> label of each bucket, +Inf last, written once.</summary>
+    public string[] LeLabels { get; } = [];
 
     public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -119,13 +127,16 @@ internal sealed class MetricSeries
         _ => null,
     };
 
-    /// <summary>Independent of the tags' order: a sum of one hash per tag.</summary>
+    /// <summary>
+    /// Independent of the tags' order: a sum over the values (an instrument records the same keys each time, so
+    /// hashing them would cost without telling label sets apart; a collision is resolved by the comparison).
+    /// </summary>
     private static int Hash(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         var hash = tags.Length;
         foreach (var tag in tags)
         {
-            hash += HashCode.Combine(tag.Key.GetHashCode(StringComparison.Ordinal), tag.Value?.GetHashCode() ?? 0);
+            hash += tag.Value?.GetHashCode() ?? 0;
         }
 
         return hash;
@@ -200,14 +211,16 @@ internal sealed class MetricPoint(KeyValuePair<string, object?>[] tags, string l
             return false;
         }
 
+        // Callers pass the same key and value instances (literals, cached names) each time: a reference
+        // comparison settles most checks before a string comparison.
         foreach (var tag in tags)
         {
             var found = false;
             foreach (var mine in _tags)
             {
-                if (string.Equals(mine.Key, tag.Key, StringComparison.Ordinal))
+                if (ReferenceEquals(mine.Key, tag.Key) || string.Equals(mine.Key, tag.Key, StringComparison.Ordinal))
                 {
-                    found = Equals(mine.Value, tag.Value);
+                    found = ReferenceEquals(mine.Value, tag.Value) || Equals(mine.Value, tag.Value);
                     break;
                 }
             }

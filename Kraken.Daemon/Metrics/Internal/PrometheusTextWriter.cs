@@ -12,18 +12,14 @@ namespace Kraken.Daemon.Metrics.Internal;
 /// </summary>
 internal readonly struct PrometheusTextWriter(IBufferWriter<byte> output)
 {
-    public void Family(string name, string type, string help)
-    {
-        Text("# HELP ");
-        Text(name);
-        Text(" ");
-        Text(PrometheusNames.EscapeHelp(help));
-        Text("\n# TYPE ");
-        Text(name);
-        Text(" ");
-        Text(type);
-        Text("\n");
-    }
+    public void Family(string name, string type, string help) => Text(Header(name, type, help));
+
+    /// <summary>The <c># HELP</c> and <c># TYPE</c> lines of a family.</summary>
+    public static string Header(string name, string type, string help) =>
+        $"# HELP {name} {PrometheusNames.EscapeHelp(help)}\n# TYPE {name} {type}\n";
+
+    /// <summary>Text already in the format (a family's header written once).</summary>
+    public void Raw(string text) => Text(text);
 
     /// <summary><c>name{labels} value</c>; <paramref name="labels"/> is the text inside the braces, empty for none.</summary>
     public void Sample(string name, string labels, double value) => Sample(name, null, labels, null, value);
