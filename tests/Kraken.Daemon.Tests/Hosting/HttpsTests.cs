@@ -81,29 +81,29 @@ public sealed class HttpsTests : IDisposable
         WriteCertificate(out var certPath, out var keyPath).Dispose();
         var values = new Dictionary<string, string?>
         {
-            ["NodeId"] = TestDaemon.RootId,
-            ["Sync:JoinSecret"] = TestDaemon.Secret,
-            ["Store:Path"] = DaemonOptions.MemoryStore,
-            ["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0",
             ["Kestrel:Endpoints:Https:Certificate:Path"] = certPath,
             ["Kestrel:Endpoints:Https:Certificate:KeyPath"] = keyPath,
         };
-        Assert.NotNull(DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(values).Build()));
+        Assert.NotNull(LoadWithHttps(values));
         values[key] = value;
-        var e = Assert.Throws<DaemonConfigException>(() => DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(values).Build()));
+        var e = Assert.Throws<DaemonConfigException>(() => LoadWithHttps(values));
         Assert.Equal(named, e.Key);
     }
 
     [Fact]
     public void An_https_endpoint_without_a_certificate_is_refused()
     {
-        var e = Assert.Throws<DaemonConfigException>(() => DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var e = Assert.Throws<DaemonConfigException>(() => LoadWithHttps([]));
+        Assert.Equal("Kestrel:Endpoints:Https:Certificate:Path", e.Key);
+    }
+
+    /// <summary>A root with the https endpoint <c>Kestrel:Endpoints:Https</c> and <paramref name="values"/> on top.</summary>
+    private static DaemonOptions LoadWithHttps(Dictionary<string, string?> values) =>
+        DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["NodeId"] = TestDaemon.RootId,
             ["Sync:JoinSecret"] = TestDaemon.Secret,
             ["Store:Path"] = DaemonOptions.MemoryStore,
             ["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0",
-        }).Build()));
-        Assert.Equal("Kestrel:Endpoints:Https:Certificate:Path", e.Key);
-    }
+        }.Concat(values).GroupBy(kv => kv.Key).Select(g => g.Last())).Build());
 }

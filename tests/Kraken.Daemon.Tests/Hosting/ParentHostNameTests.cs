@@ -58,12 +58,7 @@ public sealed class ParentHostNameTests
     [InlineData("198.18.0.1:31415", false)]
     public void Parents_take_addresses_and_host_names(string parent, bool hostName)
     {
-        var options = DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["NodeId"] = TestDaemon.T1a,
-            ["Sync:JoinSecret"] = TestDaemon.Secret,
-            ["Sync:Parents:0"] = parent,
-        }).Build());
+        var options = ChildWithParent(parent);
         Assert.Equal(parent, Assert.Single(options.Parents).ToString());
         Assert.Equal(hostName, options.Parents[0] is HostEndPoint);
     }
@@ -74,12 +69,15 @@ public sealed class ParentHostNameTests
     [InlineData("parent:http")]
     public void A_parent_without_a_port_or_with_a_bad_name_names_its_key(string parent)
     {
-        var e = Assert.Throws<DaemonConfigException>(() => DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var e = Assert.Throws<DaemonConfigException>(() => ChildWithParent(parent));
+        Assert.Equal("Sync:Parents:0", e.Key);
+    }
+
+    private static DaemonOptions ChildWithParent(string parent) =>
+        DaemonOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["NodeId"] = TestDaemon.T1a,
             ["Sync:JoinSecret"] = TestDaemon.Secret,
             ["Sync:Parents:0"] = parent,
-        }).Build()));
-        Assert.Equal("Sync:Parents:0", e.Key);
-    }
+        }).Build());
 }
