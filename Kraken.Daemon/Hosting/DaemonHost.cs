@@ -19,6 +19,9 @@ public static partial class DaemonHost
     /// <summary>Environment variables with this prefix override the file (KRAKEN_Api__Token, KRAKEN_Sync__Parents__0).</summary>
     public const string EnvironmentPrefix = "KRAKEN_";
 
+    /// <summary>The configuration key that picks the console log's format (docs/daemon.md, "Logs").</summary>
+    public const string ConsoleFormatterKey = "Logging:Console:FormatterName";
+
     /// <summary>
     /// Builds (does not start) a daemon from a JSON config file, then environment variables, then
     /// command-line overrides (<c>--Api:Url=...</c>), later sources winning. Throws
@@ -73,22 +76,16 @@ public static partial class DaemonHost
 
         builder.Logging.ClearProviders();
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") is not null)
+        AddConsoleLog(builder.Logging, builder.Configuration[ConsoleFormatterKey]);
+
+        // A Kestrel section with endpoints (HTTPS with certificate files, say) replaces Api:Url; the slim builder
+        // reads the section, and HTTPS endpoints in it need the HTTPS configuration loader.
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        if (!KestrelSection.HasEndpoints(builder.Configuration))
         {
-            // Under systemd: "<6>message" lines that journald files by priority; no timestamps (journald adds them).
-            builder.Logging.AddSystemdConsole();
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            });
+            builder.WebHost.UseUrls(options.Api.Url);
         }
 
-        builder.WebHost.UseUrls(options.Api.Url);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<KrakenDaemon>();
@@ -98,7 +95,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<LargeResponseGate>();
         builder.Services.AddSingleton(sp => new CfgNeighbourhood(sp.GetRequiredService<KrakenDaemon>().Store));
         builder.Services.AddSingleton<DaemonGauges>();
-        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DaemonJsonContext.Default));
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi(ApiDocument.Name, ApiDocument.Configure);
@@ -107,8 +104,10 @@ public static partial class DaemonHost
 
         var app = builder.Build();
 
-        // Listen from the start: counters incremented before the first scrape must count.
+        // Listen from the start: counters incremented before the first scrape must count, and every engine and
+        // module created from here on registers its series (at zero) with a listening exporter.
         app.Services.GetRequiredService<PrometheusExporter>();
+        app.Services.GetRequiredService<DaemonGauges>();
 
         // Anything unexpected (the durable store failing, say) is a 500 problem, never a half-written answer.
         app.UseExceptionHandler();
@@ -126,6 +125,43 @@ public static partial class DaemonHost
             }
         });
         return app;
+    }
+
+    /// <summary>
+    /// The console log's format: <c>simple</c> (one line, UTC timestamps), <c>json</c> (one JSON object a line) or
+    /// <c>systemd</c> (<c>&lt;6&gt;</c> priority prefixes for journald); default <c>systemd</c> under journald
+    /// (<c>JOURNAL_STREAM</c> set) and <c>simple</c> otherwise.
+    /// </summary>
+    private static void AddConsoleLog(ILoggingBuilder logging, string? formatter)
+    {
+        const string Timestamp = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        switch (formatter?.Trim().ToLowerInvariant())
+        {
+            case null or "":
+                AddConsoleLog(logging, Environment.GetEnvironmentVariable("JOURNAL_STREAM") is null ? "simple" : "systemd");
+                return;
+            case "simple":
+                logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = Timestamp + " ";
+                    o.UseUtcTimestamp = true;
+                });
+                return;
+            case "json":
+                logging.AddJsonConsole(o =>
+                {
+                    o.TimestampFormat = Timestamp;
+                    o.UseUtcTimestamp = true;
+                });
+                return;
+            case "systemd":
+                // Journald adds its own timestamps and files each line by its priority.
+                logging.AddSystemdConsole();
+                return;
+            default:
+                throw new DaemonConfigException(ConsoleFormatterKey, $"'{formatter}' is not a console log format; use simple, json or systemd");
+        }
     }
 
     /// <summary>

@@ -48,7 +48,10 @@ public sealed class SyncSection
     /// <summary>UDP and TCP address of the sync protocol.</summary>
     public string Bind { get; set; } = "0.0.0.0:31415";
 
-    /// <summary>Parents to join, primary first (address:port). Empty for the root.</summary>
+    /// <summary>
+    /// Parents to join, primary first: <c>address:port</c> or <c>host:port</c> (resolved through DNS at each join
+    /// attempt, so at fail-over too). Empty for the root.
+    /// </summary>
     public List<string> Parents { get; set; } = [];
 
     public string? JoinSecret { get; set; }
@@ -125,7 +128,7 @@ public sealed class DaemonOptions
 
     private static readonly HashSet<string> s_sections = new(StringComparer.OrdinalIgnoreCase)
     {
-        "NodeId", "Role", "Api", "Sync", "Store", "Reconcile", "Modules", "Logging",
+        "NodeId", "Role", "Api", "Sync", "Store", "Reconcile", "Modules", "Logging", KestrelSection.Name,
     };
 
     public NodeId NodeId { get; init; }
@@ -154,7 +157,8 @@ public sealed class DaemonOptions
 
     public IPEndPoint SyncBind { get; init; } = new(IPAddress.Any, 31415);
 
-    public IReadOnlyList<IPEndPoint> Parents { get; init; } = [];
+    /// <summary>The parents: an <see cref="IPEndPoint"/> per address, a <see cref="HostEndPoint"/> per host name.</summary>
+    public IReadOnlyList<EndPoint> Parents { get; init; } = [];
 
     /// <summary>True for the top-level keys the daemon reads.</summary>
     public static bool IsSection(string key) => s_sections.Contains(key);
@@ -211,7 +215,7 @@ public sealed class DaemonOptions
 
         if (!isRoot && sync.Parents.Count == 0)
         {
-            throw new DaemonConfigException("Sync:Parents", "a child needs at least one parent address (address:port)");
+            throw new DaemonConfigException("Sync:Parents", "a child needs at least one parent (address:port or host:port)");
         }
 
         // Plain HTTP only: the API belongs on a management address (or behind a TLS-terminating proxy).
@@ -220,6 +224,7 @@ public sealed class DaemonOptions
             throw new DaemonConfigException("Api:Url", $"'{api.Url}' is not an http://address:port URL");
         }
 
+        KestrelSection.Validate(configuration);
         if (api.EventBuffer is < 16 or > 1_000_000)
         {
             throw new DaemonConfigException("Api:EventBuffer", $"{api.EventBuffer} is outside 16..1000000");
@@ -259,7 +264,7 @@ public sealed class DaemonOptions
         }
 
         var bind = ParseEndPoint(sync.Bind, "Sync:Bind");
-        var parents = sync.Parents.Select((p, i) => ParseEndPoint(p, $"Sync:Parents:{i}")).ToList();
+        var parents = sync.Parents.Select((p, i) => ParseParent(p, $"Sync:Parents:{i}")).ToList();
         if (isRoot && string.IsNullOrWhiteSpace(store.Path))
         {
             throw new DaemonConfigException("Store:Path", $"is required at the root (the durable Cfg database; \"{MemoryStore}\" keeps Cfg in memory only)");
@@ -443,6 +448,11 @@ public sealed class DaemonOptions
             throw new DaemonConfigException(key, $"'{path}' can be read by {who} (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); a secret file must be private to the daemon's user: chmod 600 '{path}'");
         }
     }
+
+    private static EndPoint ParseParent(string text, string key) =>
+        text is not null && text.Contains(':', StringComparison.Ordinal) && HostEndPoint.TryParse(text, 0, out var ep)
+            ? ep!
+            : throw new DaemonConfigException(key, $"'{text}' is not an address:port or host:port (e.g. 198.18.0.1:31415, parent-1.cluster:31415)");
 
     private static IPEndPoint ParseEndPoint(string text, string key) =>
         IPEndPoint.TryParse(text ?? string.Empty, out var ep) && text!.Contains(':', StringComparison.Ordinal)

@@ -3,39 +3,46 @@
 using System.Diagnostics.Metrics;
 using Kraken.Daemon.Hosting;
 using Kraken.Tree.State;
+using Kraken.Tree.Sync;
 
 namespace Kraken.Daemon.Metrics;
 
 /// <summary>
 /// Observable gauges computed at scrape time from the daemon's store and sync engine, so they cost nothing
 /// between scrapes: <c>kraken_nodes{view,run_state}</c>, <c>kraken_nodes_phys{view,phys_state}</c>,
-/// <c>kraken_adjacencies{role,state}</c>, <c>kraken_cfg_durable_commits_total</c>,
-/// <c>kraken_api_subscribers_dropped_total{reason}</c>, <c>kraken_api_large_responses_refused_total</c>.
+/// <c>kraken_adjacencies{role,state}</c>, <c>kraken_cfg_transactions_committed_total</c>,
+/// <c>kraken_cfg_transactions_refused_total</c>, <c>kraken_api_subscribers_dropped_total{reason}</c>,
+/// <c>kraken_api_large_responses_refused_total</c>. The meter is scoped to its daemon's exporter, so a process
+/// running several daemons exports each one's gauges from its own /metrics only.
 /// </summary>
 public sealed class DaemonGauges : IDisposable
 {
     public const string MeterName = "Kraken.Daemon";
 
-    private readonly Meter _meter = new(MeterName);
+    private static readonly AdjacencyRole[] s_roles = Enum.GetValues<AdjacencyRole>();
+    private static readonly AdjacencyState[] s_states = Enum.GetValues<AdjacencyState>();
+
+    private readonly Meter _meter;
     private readonly KrakenDaemon _daemon;
     private Counts? _counts;
 
-    public DaemonGauges(KrakenDaemon daemon, Events.EventHub events, Api.LargeResponseGate gate)
+    public DaemonGauges(KrakenDaemon daemon, Events.EventHub events, Api.LargeResponseGate gate, PrometheusExporter exporter)
     {
         ArgumentNullException.ThrowIfNull(events);
         ArgumentNullException.ThrowIfNull(gate);
+        _meter = new Meter(new MeterOptions(MeterName) { Scope = exporter });
         _daemon = daemon;
         _meter.CreateObservableGauge("kraken.nodes", () => Measure(Tally().RunStates, "run_state"), "{node}", "Nodes by view and /RunState.");
         _meter.CreateObservableGauge("kraken.nodes.phys", () => Measure(Tally().PhysStates, "phys_state"), "{node}", "Nodes by view and /PhysState.");
         _meter.CreateObservableGauge("kraken.adjacencies", Adjacencies, "{adjacency}", "Sync adjacencies by role and state.");
-        _meter.CreateObservableCounter("kraken.cfg.durable_commits", () => _daemon.Durable?.Commits ?? 0, "{transaction}", "Transactions committed to the durable Cfg store.");
-        _meter.CreateObservableCounter("kraken.cfg.durable_refused", () => _daemon.Durable?.Refused ?? 0, "{transaction}", "Cfg transactions the durable store refused (disk full, I/O error); each left the store as it was.");
+        _meter.CreateObservableCounter("kraken.cfg.transactions.committed", () => _daemon.Durable?.Commits ?? 0, "{transaction}", "Transactions committed to the durable Cfg store.");
+        _meter.CreateObservableCounter("kraken.cfg.transactions.refused", () => _daemon.Durable?.Refused ?? 0, "{transaction}", "Cfg transactions the durable store refused (disk full, I/O error); each left the store as it was.");
         _meter.CreateObservableCounter(
-            "kraken.api.subscribers_dropped",
+            "kraken.api.subscribers.dropped",
             () => new[] { new Measurement<long>(events.DroppedDeadline, new KeyValuePair<string, object?>("reason", "deadline")), new Measurement<long>(events.DroppedOverflow, new KeyValuePair<string, object?>("reason", "overflow")) },
             "{subscriber}",
             "Event-stream subscribers disconnected: a write outlasted Api:EventWriteTimeout (deadline) or the buffer of Api:EventBuffer events filled (overflow).");
-        _meter.CreateObservableCounter("kraken.api.large_responses_refused", () => gate.Refused, "{request}", "Exports and whole node lists refused with 503 because Api:MaxConcurrentExports were being written.");
+        _meter.CreateObservableCounter("kraken.api.large_responses.refused", () => gate.Refused, "{request}", "Exports and whole node lists refused with 503 because Api:MaxConcurrentExports were being written.");
     }
 
     public Meter Meter => _meter;
@@ -92,16 +99,16 @@ public sealed class DaemonGauges : IDisposable
         public Dictionary<(string View, StateValue Value), long> PhysStates { get; } = [];
     }
 
+    /// <summary>Every role and state, zero included, so a dashboard has a series before the first adjacency.</summary>
     private IEnumerable<Measurement<long>> Adjacencies()
     {
-        if (_daemon.SyncEndPoint is null)
+        var counts = _daemon.SyncEndPoint is null ? [] : _daemon.Sync.Adjacencies.CountBy(a => (a.Role, a.State)).ToDictionary();
+        foreach (var role in s_roles)
         {
-            yield break;
-        }
-
-        foreach (var g in _daemon.Sync.Adjacencies.GroupBy(a => (a.Role, a.State)))
-        {
-            yield return new Measurement<long>(g.Count(), new("role", g.Key.Role.ToString().ToLowerInvariant()), new("state", g.Key.State.ToString().ToLowerInvariant()));
+            foreach (var state in s_states)
+            {
+                yield return new Measurement<long>(counts.GetValueOrDefault((role, state)), new("role", role.ToString().ToLowerInvariant()), new("state", state.ToString().ToLowerInvariant()));
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
-// /metrics: every System.Diagnostics.Metrics instrument on a meter named Kraken.* in Prometheus text format.
+// /metrics: the daemon's System.Diagnostics.Metrics instruments, the .NET runtime's and the process's, in Prometheus text.
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using System.Text;
+using Kraken.Daemon.Metrics.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -10,209 +11,166 @@ using Microsoft.AspNetCore.Routing;
 namespace Kraken.Daemon.Metrics;
 
 /// <summary>
-/// Listens to every instrument whose meter name starts with <c>Kraken.</c> (so modules' meters appear without
-/// daemon changes) and renders the running totals as Prometheus text exposition format 0.0.4. Names: the
-/// instrument name with dots as underscores (already <c>kraken_...</c>), counters suffixed <c>_total</c>;
-/// tags become labels. Counters and up-down counters are summed per label set; gauges keep the last value;
-/// histograms export <c>_count</c> and <c>_sum</c> (a summary without quantiles).
-/// Written here, not taken from a package: the text format is small and stable, and the OpenTelemetry
-/// Prometheus exporter is still a pre-release package.
+/// Listens to every instrument of a meter named <c>Kraken.*</c> (so a module's meter appears without daemon
+/// changes), of the runtime's <c>System.Runtime</c> meter, and of ASP.NET Core's hosting meter created for this
+/// daemon, and writes them as Prometheus text exposition format 0.0.4 with the process series and
+/// <c>kraken_build_info</c>. Naming: <see cref="PrometheusNames.MetricName"/> (docs/daemon.md, "Metrics").
+/// Counters and up-down counters are summed per label set, gauges and observable instruments keep the last value,
+/// histograms keep a count per bucket (the instrument's advised bounds, else Prometheus' defaults for seconds).
+/// Recording a measurement allocates nothing once its label set has been seen (bench/Kraken.Metrics.Bench); the
+/// choice of this exporter over OpenTelemetry's is measured in docs/performance.md.
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {
     public const string MeterPrefix = "Kraken.";
+
+    /// <summary>The runtime's meter (GC, thread pool, JIT, exceptions; .NET 9 and later).</summary>
+    public const string RuntimeMeter = "System.Runtime";
+
+    /// <summary>ASP.NET Core's request meter (<c>http.server.request.duration</c>), taken only from this daemon's meter factory.</summary>
+    public const string HostingMeter = "Microsoft.AspNetCore.Hosting";
+
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
     private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<Instrument, Series> _series = new();
+    private readonly ConcurrentDictionary<Instrument, MetricSeries> _series = new();
     private readonly Lock _collectLock = new();
+    private readonly IMeterFactory? _meterFactory;
+    private readonly ProcessSeries? _process;
+    private MetricSeries[][] _families = [];
+    private int _version;
+    private int _familiesVersion = -1;
 
-    /// <param name="gauges">This daemon's gauges; null exports no daemon gauges (used for the format alone).</param>
-    public PrometheusExporter(DaemonGauges? gauges)
+    /// <param name="meterFactory">
+    /// The daemon's meter factory: ASP.NET Core's meters from it are exported, those of other hosts in the same
+    /// process (tests run several daemons) are not. Null exports no ASP.NET Core meter.
+    /// </param>
+    /// <param name="processSeries">
+    /// False leaves out the process_* series and kraken_build_info (for a host that exports its process another
+    /// way). Reading them is most of a scrape's cost: <c>process_open_fds</c> lists <c>/proc/self/fd</c>.
+    /// </param>
+    public PrometheusExporter(IMeterFactory? meterFactory = null, bool processSeries = true)
     {
+        _meterFactory = meterFactory;
+        _process = processSeries ? new ProcessSeries() : null;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            // The daemon gauges of this daemon only (tests run several daemons in one process).
-            var foreignGauges = instrument.Meter.Name == DaemonGauges.MeterName && !ReferenceEquals(instrument.Meter, gauges?.Meter);
-            if (instrument.Meter.Name.StartsWith(MeterPrefix, StringComparison.Ordinal) && !foreignGauges)
+            if (Exports(instrument.Meter))
             {
-                _series.TryAdd(instrument, new Series(instrument));
-                listener.EnableMeasurementEvents(instrument);
+                var series = _series.GetOrAdd(instrument, static i => new MetricSeries(i));
+                Interlocked.Increment(ref _version);
+                listener.EnableMeasurementEvents(instrument, series);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
-        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
-        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
-        _listener.SetMeasurementEventCallback<float>((i, v, tags, _) => Record(i, v, tags));
-        _listener.MeasurementsCompleted = (i, _) => _series.TryRemove(i, out Series? _);
+        _listener.SetMeasurementEventCallback<long>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<int>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<double>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
+        _listener.SetMeasurementEventCallback<float>(static (_, value, tags, state) => ((MetricSeries)state!).Record(value, tags));
+        _listener.MeasurementsCompleted = (instrument, _) =>
+        {
+            _series.TryRemove(instrument, out MetricSeries? _);
+            Interlocked.Increment(ref _version);
+        };
         _listener.Start();
+    }
+
+    /// <summary>Writes every series, sorted by metric name, as Prometheus text.</summary>
+    public void Collect(IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var writer = new PrometheusTextWriter(output);
+        lock (_collectLock)
+        {
+            foreach (var s in _series.Values)
+            {
+                if (s.Instrument.IsObservable)
+                {
+                    s.Clear();
+                }
+            }
+
+            _listener.RecordObservableInstruments();
+            foreach (var family in Families())
+            {
+                var first = family[0];
+                var points = new SortedDictionary<string, PointSnapshot>(StringComparer.Ordinal);
+                foreach (var s in family)
+                {
+                    if (s.Type == first.Type)
+                    {
+                        s.CopyTo(points);
+                    }
+                }
+
+                writer.Raw(first.Header);
+                foreach (var (labels, point) in points)
+                {
+                    if (first.Kind != SeriesKind.Histogram)
+                    {
+                        writer.Sample(first.Name, labels, point.Value);
+                        continue;
+                    }
+
+                    long cumulative = 0;
+                    for (var i = 0; i < first.Bounds.Length; i++)
+                    {
+                        cumulative += point.Buckets[i];
+                        writer.Sample(first.Name, "_bucket", labels, first.LeLabels[i], cumulative);
+                    }
+
+                    writer.Sample(first.Name, "_bucket", labels, first.LeLabels[^1], point.Count);
+                    writer.Sample(first.Name, "_sum", labels, null, point.Sum);
+                    writer.Sample(first.Name, "_count", labels, null, point.Count);
+                }
+            }
+
+            _process?.Write(writer);
+        }
     }
 
     /// <summary>The current values as Prometheus text.</summary>
     public string Collect()
     {
-        lock (_collectLock)
-        {
-            foreach (var s in _series.Values)
-            {
-                if (s.IsObservable)
-                {
-                    s.BeginObservation();
-                }
-            }
-
-            _listener.RecordObservableInstruments();
-            var sb = new StringBuilder();
-            foreach (var group in _series.Values.GroupBy(s => s.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
-            {
-                var first = group.First();
-                sb.Append("# HELP ").Append(first.Name).Append(' ').Append(Escape(first.Help)).Append('\n');
-                sb.Append("# TYPE ").Append(first.Name).Append(' ').Append(first.Type).Append('\n');
-                var merged = new SortedDictionary<string, (double Value, double Sum, long Count)>(StringComparer.Ordinal);
-                foreach (var s in group)
-                {
-                    s.CopyTo(merged);
-                }
-
-                foreach (var (labels, point) in merged)
-                {
-                    if (first.Type == "summary")
-                    {
-                        sb.Append(first.Name).Append("_sum").Append(labels).Append(' ').Append(Format(point.Sum)).Append('\n');
-                        sb.Append(first.Name).Append("_count").Append(labels).Append(' ').Append(point.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
-                    }
-                    else
-                    {
-                        sb.Append(first.Name).Append(labels).Append(' ').Append(Format(point.Value)).Append('\n');
-                    }
-                }
-            }
-
-            return sb.ToString();
-        }
+        var buffer = new ArrayBufferWriter<byte>(16 << 10);
+        Collect(buffer);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     public void Dispose() => _listener.Dispose();
 
-    /// <summary>The Prometheus name of an instrument: lower case, [a-z0-9_], counters end in _total.</summary>
-    public static string MetricName(Instrument instrument)
+    /// <summary>The series grouped by metric name and sorted, rebuilt only when an instrument came or went.</summary>
+    private MetricSeries[][] Families()
     {
-        ArgumentNullException.ThrowIfNull(instrument);
-        var name = Sanitize(instrument.Name);
-        if (!name.StartsWith("kraken_", StringComparison.Ordinal))
+        var version = Volatile.Read(ref _version);
+        if (version != _familiesVersion)
         {
-            name = "kraken_" + name;
+            _families = [.. _series.Values.GroupBy(s => s.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => g.ToArray())];
+            _familiesVersion = version;
         }
 
-        return instrument is Counter<long> or Counter<int> or Counter<double> or ObservableCounter<long> or ObservableCounter<double> && !name.EndsWith("_total", StringComparison.Ordinal)
-            ? name + "_total"
-            : name;
+        return _families;
     }
 
-    private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
-        where T : struct
-    {
-        if (_series.TryGetValue(instrument, out var s))
-        {
-            s.Record(Convert.ToDouble(value, CultureInfo.InvariantCulture), Labels(tags));
-        }
-    }
-
-    private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
-    {
-        if (tags.Length == 0)
-        {
-            return string.Empty;
-        }
-
-        var pairs = new List<(string, string)>(tags.Length);
-        foreach (var t in tags)
-        {
-            pairs.Add((Sanitize(t.Key), Convert.ToString(t.Value, CultureInfo.InvariantCulture) ?? string.Empty));
-        }
-
-        pairs.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
-        return "{" + string.Join(',', pairs.Select(p => $"{p.Item1}=\"{EscapeLabel(p.Item2)}\"")) + "}";
-    }
-
-    private static string Sanitize(string name)
-    {
-        var sb = new StringBuilder(name.Length);
-        foreach (var c in name)
-        {
-            sb.Append(char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '_');
-        }
-
-        return sb.ToString();
-    }
-
-    private static string Escape(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-
-    private static string EscapeLabel(string text) => Escape(text).Replace("\"", "\\\"", StringComparison.Ordinal);
-
-    private static string Format(double v) =>
-        double.IsPositiveInfinity(v) ? "+Inf" : double.IsNegativeInfinity(v) ? "-Inf" : double.IsNaN(v) ? "NaN" : v.ToString("R", CultureInfo.InvariantCulture);
-
-    /// <summary>The aggregated points of one instrument, by label set.</summary>
-    private sealed class Series(Instrument instrument)
-    {
-        private readonly Dictionary<string, (double Value, double Sum, long Count)> _points = new(StringComparer.Ordinal);
-
-        public string Name { get; } = MetricName(instrument);
-
-        public string Help { get; } = instrument.Description ?? instrument.Name;
-
-        public bool IsObservable { get; } = instrument.IsObservable;
-
-        public string Type { get; } = instrument switch
-        {
-            Counter<long> or Counter<int> or Counter<double> or ObservableCounter<long> or ObservableCounter<double> => "counter",
-            Histogram<long> or Histogram<int> or Histogram<double> => "summary",
-            _ => "gauge",
-        };
-
-        private bool Cumulative => !IsObservable && Type != "summary";
-
-        public void BeginObservation()
-        {
-            lock (_points)
-            {
-                // Observable instruments report current totals: a label set not reported any more is gone.
-                _points.Clear();
-            }
-        }
-
-        public void Record(double value, string labels)
-        {
-            lock (_points)
-            {
-                _points.TryGetValue(labels, out var p);
-                _points[labels] = Type == "summary"
-                    ? (0, p.Sum + value, p.Count + 1)
-                    : Cumulative ? (p.Value + value, 0, 0) : (value, 0, 0);
-            }
-        }
-
-        public void CopyTo(SortedDictionary<string, (double Value, double Sum, long Count)> merged)
-        {
-            lock (_points)
-            {
-                foreach (var (labels, p) in _points)
-                {
-                    merged.TryGetValue(labels, out var m);
-                    merged[labels] = (m.Value + p.Value, m.Sum + p.Sum, m.Count + p.Count);
-                }
-            }
-        }
-    }
+    /// <summary>
+    /// Kraken's meters, but one scoped to another exporter (a daemon's own gauges, when a process runs several
+    /// daemons); the runtime's; ASP.NET Core's hosting meter of this daemon's host.
+    /// </summary>
+    private bool Exports(Meter meter) =>
+        meter.Name.StartsWith(MeterPrefix, StringComparison.Ordinal) ? meter.Scope is not PrometheusExporter other || ReferenceEquals(other, this)
+        : meter.Name == RuntimeMeter || (meter.Name == HostingMeter && _meterFactory is not null && ReferenceEquals(meter.Scope, _meterFactory));
 }
 
 public static class PrometheusEndpoint
 {
     public static IEndpointRouteBuilder MapPrometheus(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Collect(), PrometheusExporter.ContentType))
-            .WithTags("ops").WithName("Metrics").WithSummary("Prometheus text format: every kraken_ metric of this daemon and its modules.");
+        app.MapGet("/metrics", async (HttpContext context, PrometheusExporter exporter) =>
+            {
+                context.Response.ContentType = PrometheusExporter.ContentType;
+                exporter.Collect(context.Response.BodyWriter);
+                await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            })
+            .WithTags("ops").WithName("Metrics").WithSummary("Prometheus text format: the daemon's kraken_ series, its modules', the .NET runtime's and the process's.");
         return app;
     }
 }

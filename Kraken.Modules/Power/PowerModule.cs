@@ -73,7 +73,7 @@ public sealed partial class PowerModule : IReconcileModule, IDisposable
         }
 
         _scheduler = new PowerScheduler(_options.BmcConcurrency, StartCall, Dropped);
-        _metrics = new PowerMetrics(_options.Meter);
+        _metrics = new PowerMetrics(_options.Meter, _drivers.Keys);
         Declaration = CreateDeclaration(_options);
     }
 

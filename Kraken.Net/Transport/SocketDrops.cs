@@ -8,7 +8,7 @@ using System.Runtime.InteropServices;
 namespace Kraken.Net.Transport;
 
 /// <summary>
-/// The kernel's drop count of one socket, and <c>kraken_socket_receive_drops_total{socket, local}</c>: each socket
+/// The kernel's drop count of one socket, and <c>kraken_socket_packets_dropped_total{socket, local}</c>: each socket
 /// the daemon owns registers how to read its count while it is open; a closed socket's last count is kept, so the
 /// counter never goes back.
 /// </summary>
@@ -25,7 +25,7 @@ public static class SocketDrops
     private static readonly ConcurrentDictionary<(string Socket, string Local), long> s_closed = new();
 
     static SocketDrops() => s_meter.CreateObservableCounter(
-        "kraken.socket.receive_drops",
+        "kraken.socket.packets.dropped",
         Observe,
         "{packet}",
         "Datagrams and frames the kernel dropped at a socket before the daemon read them (receive buffer or capture ring full), by socket.");
@@ -51,7 +51,7 @@ public static class SocketDrops
     }
 
     /// <summary>
-    /// Publishes <paramref name="read"/> (a running total) as <c>kraken_socket_receive_drops_total</c> with labels
+    /// Publishes <paramref name="read"/> (a running total) as <c>kraken_socket_packets_dropped_total</c> with labels
     /// <c>socket</c> (what it serves: <c>sync</c>, <c>dhcp</c>, <c>tftp</c>, <c>ra</c>) and <c>local</c> (its address
     /// or interface). Dispose the registration before closing the socket: its last count is kept.
     /// </summary>

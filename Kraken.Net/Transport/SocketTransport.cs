@@ -112,9 +112,22 @@ public sealed class SocketTransport : ISyncTransport
         }
     }
 
+    /// <summary>
+    /// How a <see cref="DnsEndPoint"/> (a <see cref="HostEndPoint"/>) is resolved: <see cref="Dns.GetHostAddressesAsync(string, CancellationToken)"/>
+    /// unless replaced (tests).
+    /// </summary>
+    public Func<string, CancellationToken, Task<IPAddress[]>> Resolve { get; init; } = Dns.GetHostAddressesAsync;
+
+    /// <summary>
+    /// Opens a stream to <paramref name="remote"/>. A host name is resolved on each call, to an address of this
+    /// transport's family (the first the resolver lists); a name that does not resolve closes the connection with the
+    /// resolver's error, as a refused connect does.
+    /// </summary>
     public IFrameConnection Connect(EndPoint remote, object? tag)
     {
-        var socket = new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        ArgumentNullException.ThrowIfNull(remote);
+        var family = remote is DnsEndPoint ? _listener.AddressFamily : remote.AddressFamily;
+        var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         var conn = new SocketConnection(this, socket, remote, outbound: true) { Tag = tag };
         _ = ConnectAsync(conn, remote);
         return conn;
@@ -127,6 +140,12 @@ public sealed class SocketTransport : ISyncTransport
     {
         try
         {
+            if (remote is DnsEndPoint name)
+            {
+                remote = await ResolveAsync(name).ConfigureAwait(false);
+                conn.RemoteEndPoint = remote;
+            }
+
             await conn.Socket.ConnectAsync(remote, _stop.Token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // any failure to connect is reported to the handler
@@ -139,6 +158,20 @@ public sealed class SocketTransport : ISyncTransport
         }
 
         Run(conn);
+    }
+
+    private async Task<IPEndPoint> ResolveAsync(DnsEndPoint name)
+    {
+        var family = _listener.AddressFamily;
+        foreach (var address in await Resolve(name.Host, _stop.Token).ConfigureAwait(false))
+        {
+            if (address.AddressFamily == family)
+            {
+                return new IPEndPoint(address, name.Port);
+            }
+        }
+
+        throw new SocketException((int)SocketError.HostNotFound, $"{name.Host} has no {(family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4")} address");
     }
 
     private async Task AcceptAsync()
@@ -340,7 +373,8 @@ internal sealed class SocketConnection(SocketTransport owner, Socket socket, End
 
     public Socket Socket { get; } = socket;
 
-    public EndPoint RemoteEndPoint { get; } = remote;
+    /// <summary>The peer; for a stream opened to a host name, the address it resolved to once resolved.</summary>
+    public EndPoint RemoteEndPoint { get; set; } = remote;
 
     public object? Tag { get; set; }
 

@@ -29,11 +29,25 @@ public sealed class SocketTransportCounters
     private static readonly Meter s_meter = new("Kraken.Sync");
     private static readonly Counter<long> s_refused = s_meter.CreateCounter<long>("kraken.sync.streams.refused", "{stream}", "Inbound sync streams refused at accept, by reason.");
     private static readonly Counter<long> s_cut = s_meter.CreateCounter<long>("kraken.sync.streams.closed", "{stream}", "Inbound sync streams the transport closed, by reason.");
-    private static readonly Counter<long> s_acceptErrors = s_meter.CreateCounter<long>("kraken.sync.accept.errors", "{error}", "Failed accepts on the sync port, by error (fd_exhausted: no file descriptor left).");
+    private static readonly Counter<long> s_acceptErrors = s_meter.CreateCounter<long>("kraken.sync.accepts.failed", "{accept}", "Failed accepts on the sync port, by error (fd_exhausted: no file descriptor left).");
 
     private readonly long[] _cuts = new long[s_names.Length];
     private long _acceptErrors;
     private long _open;
+
+    public SocketTransportCounters()
+    {
+        // Every series at zero from the start (docs/daemon.md, "Metrics").
+        for (var why = 0; why < s_names.Length; why++)
+        {
+            (why <= (int)StreamCut.SourceLimit ? s_refused : s_cut).Add(0, new KeyValuePair<string, object?>("reason", s_names[why]));
+        }
+
+        foreach (var error in (ReadOnlySpan<string>)["fd_exhausted", "other"])
+        {
+            s_acceptErrors.Add(0, new KeyValuePair<string, object?>("error", error));
+        }
+    }
 
     /// <summary>Inbound streams open now.</summary>
     public long OpenInbound => Volatile.Read(ref _open);

@@ -176,6 +176,7 @@ public sealed partial class SyncEngine
     {
         var attempt = _join!;
         _join = null;
+        Counters.OnJoinFailed();
         attempt.Connection?.Close();
         attempt.Keys.Dispose();
         if (attempt.Failback)
@@ -310,7 +311,8 @@ public sealed partial class SyncEngine
     private void OnJoinAccept(JoinAttempt attempt, ReadOnlySpan<byte> frame, JoinAccept accept)
     {
         var key = SyncKeys.DeriveAdjacencyKey(attempt.Keys.Secret, attempt.ChildNonce, attempt.ParentNonce!, _selfWire, Adjacency.Wire(attempt.ParentId));
-        var adj = new Adjacency(attempt.ParentId, AdjacencyRole.Parent, key, _options.Parents[attempt.Index], Now)
+        // Where the join's stream went: a parent configured by host name is reached at the address it resolved to.
+        var adj = new Adjacency(attempt.ParentId, AdjacencyRole.Parent, key, attempt.Connection?.RemoteEndPoint ?? _options.Parents[attempt.Index], Now)
         {
             ParentIndex = attempt.Index,
             LocalId = attempt.LocalId,

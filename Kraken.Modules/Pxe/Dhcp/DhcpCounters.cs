@@ -1,4 +1,5 @@
-// What the DHCP server received, sent and dropped; mirrored to the "Kraken.Dhcp" meter.
+// What the DHCP server received, sent and dropped; mirrored to the "Kraken.Dhcp" meter, every series at zero from
+// the server's start (docs/daemon.md, "Metrics").
 using System.Diagnostics.Metrics;
 
 namespace Kraken.Modules.Pxe.Dhcp;
@@ -8,10 +9,11 @@ public sealed class DhcpCounters
     public const string MeterName = "Kraken.Dhcp";
 
     private static readonly Meter s_meter = new(MeterName);
-    private static readonly Counter<long> s_received = s_meter.CreateCounter<long>("kraken.dhcp.received", "{message}", "Client messages understood, by type.");
-    private static readonly Counter<long> s_sent = s_meter.CreateCounter<long>("kraken.dhcp.sent", "{message}", "Replies sent, by type.");
-    private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("kraken.dhcp.dropped", "{frame}", "Frames not answered, by reason.");
-    private static readonly Counter<long> s_unknown = s_meter.CreateCounter<long>("kraken.dhcp.unknown_clients", "{message}", "Messages from MACs without a binding.");
+    private static readonly Counter<long> s_received = s_meter.CreateCounter<long>("kraken.dhcp.messages.received", "{message}", "Client messages understood, by interface and type.");
+    private static readonly Counter<long> s_sent = s_meter.CreateCounter<long>("kraken.dhcp.messages.sent", "{message}", "Replies sent, by interface and type.");
+    private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("kraken.dhcp.frames.dropped", "{frame}", "Frames not answered, by interface and reason (unknown_client: a MAC without a binding).");
+    private static readonly DhcpMessageType[] s_clientTypes = [DhcpMessageType.Discover, DhcpMessageType.Request, DhcpMessageType.Decline, DhcpMessageType.Release, DhcpMessageType.Inform];
+    private static readonly DhcpMessageType[] s_serverTypes = [DhcpMessageType.Offer, DhcpMessageType.Ack, DhcpMessageType.Nak];
 
     private static readonly string[] s_typeNames = Enumerable.Range(0, 9).Select(i => TypeName((DhcpMessageType)i)).ToArray();
     private static readonly string[] s_reasonNames = Enum.GetNames<DhcpDropReason>().Select(ToSnake).ToArray();
@@ -23,7 +25,21 @@ public sealed class DhcpCounters
 
     internal DhcpCounters(string interfaceName)
     {
-        _interface = new("kraken.dhcp.interface", interfaceName);
+        _interface = new("interface", interfaceName);
+        foreach (var type in s_clientTypes)
+        {
+            s_received.Add(0, _interface, Type(type));
+        }
+
+        foreach (var type in s_serverTypes)
+        {
+            s_sent.Add(0, _interface, Type(type));
+        }
+
+        foreach (var reason in s_reasonNames)
+        {
+            s_dropped.Add(0, _interface, new("reason", reason));
+        }
     }
 
     public long Received(DhcpMessageType type) => Interlocked.Read(ref _received[(int)type]);
@@ -48,24 +64,22 @@ public sealed class DhcpCounters
     internal void OnReceived(DhcpMessageType type)
     {
         Interlocked.Increment(ref _received[(int)type]);
-        s_received.Add(1, _interface, new("kraken.dhcp.type", s_typeNames[(int)type]));
+        s_received.Add(1, _interface, Type(type));
     }
 
     internal void OnSent(DhcpMessageType type)
     {
         Interlocked.Increment(ref _sent[(int)type]);
-        s_sent.Add(1, _interface, new("kraken.dhcp.type", s_typeNames[(int)type]));
+        s_sent.Add(1, _interface, Type(type));
     }
 
     internal void OnDropped(DhcpDropReason reason)
     {
         Interlocked.Increment(ref _dropped[(int)reason]);
-        s_dropped.Add(1, _interface, new("kraken.dhcp.reason", s_reasonNames[(int)reason]));
-        if (reason == DhcpDropReason.UnknownClient)
-        {
-            s_unknown.Add(1, _interface);
-        }
+        s_dropped.Add(1, _interface, new("reason", s_reasonNames[(int)reason]));
     }
+
+    private static KeyValuePair<string, object?> Type(DhcpMessageType type) => new("type", s_typeNames[(int)type]);
 
     internal static string TypeName(DhcpMessageType type) => type switch
     {

@@ -35,11 +35,34 @@ public sealed class HttpBootCounters
     {
         var m = meter ?? s_defaultMeter;
         _requests = m.CreateCounter<long>("kraken.httpboot.requests", "{request}", "HTTP boot requests by kind (file, script).");
-        _bytes = m.CreateCounter<long>("kraken.httpboot.bytes", "By", "Response body bytes sent.");
-        _fetches = m.CreateCounter<long>("kraken.httpboot.fetches", "{fetch}", "Finished GETs by result (completed, aborted).");
-        _errors = m.CreateCounter<long>("kraken.httpboot.errors", "{request}", "Requests refused, by reason (not_found, refused, range, method).");
-        _connections = m.CreateUpDownCounter<long>("kraken.httpboot.connections", "{connection}", "Connections open.");
+        _bytes = m.CreateCounter<long>("kraken.httpboot.sent", "By", "Response body bytes sent.");
+        _fetches = m.CreateCounter<long>("kraken.httpboot.fetches.finished", "{fetch}", "Finished GETs by result (completed, aborted).");
+        _errors = m.CreateCounter<long>("kraken.httpboot.requests.refused", "{request}", "Requests refused, by reason (not_found, refused, range, method).");
+        _connections = m.CreateUpDownCounter<long>("kraken.httpboot.connections.open", "{connection}", "Connections open.");
         _refusedConnections = m.CreateCounter<long>("kraken.httpboot.connections.refused", "{connection}", "Connections closed on arrival, by limit (total, client).");
+
+        // Every series at zero from the server's creation (docs/daemon.md, "Metrics").
+        _bytes.Add(0);
+        _connections.Add(0);
+        foreach (var kind in (ReadOnlySpan<string>)["file", "script"])
+        {
+            _requests.Add(0, new KeyValuePair<string, object?>("kind", kind));
+        }
+
+        foreach (var result in (ReadOnlySpan<string>)["completed", "aborted"])
+        {
+            _fetches.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+
+        foreach (var error in Enum.GetValues<HttpBootError>())
+        {
+            _errors.Add(0, ErrorTag(error));
+        }
+
+        foreach (var limit in (ReadOnlySpan<string>)["total", "client"])
+        {
+            _refusedConnections.Add(0, new KeyValuePair<string, object?>("limit", limit));
+        }
     }
 
     /// <summary>Connections open now.</summary>
@@ -114,14 +137,16 @@ public sealed class HttpBootCounters
             default: Interlocked.Increment(ref _badMethod); break;
         }
 
-        _errors.Add(1, new KeyValuePair<string, object?>("reason", error switch
-        {
-            HttpBootError.NotFound => "not_found",
-            HttpBootError.Refused => "refused",
-            HttpBootError.NotSatisfiable => "range",
-            _ => "method",
-        }));
+        _errors.Add(1, ErrorTag(error));
     }
+
+    private static KeyValuePair<string, object?> ErrorTag(HttpBootError error) => new("reason", error switch
+    {
+        HttpBootError.NotFound => "not_found",
+        HttpBootError.Refused => "refused",
+        HttpBootError.NotSatisfiable => "range",
+        _ => "method",
+    });
 }
 
 internal enum HttpBootConnectionRefusal

@@ -25,13 +25,13 @@ public sealed partial class RouterAdvertiser : IAsyncDisposable
     private const byte OptionSourceLinkLayer = 1;
     private const int AdvertisementLength = 16 + 8; // header + source link-layer address option
 
-    /// <summary>The meter of the responder's counters (<c>kraken.pxe.ra.*</c>).</summary>
+    /// <summary>The meter of the responder's counters (<c>kraken.pxe.ra.*</c>), at zero from the first responder's creation.</summary>
     public const string MeterName = "Kraken.Pxe";
 
     private static readonly Meter s_meter = new(MeterName);
-    private static readonly Counter<long> s_solicitations = s_meter.CreateCounter<long>("kraken.pxe.ra.solicitations", "{packet}", "Router solicitations received on boot segments.");
-    private static readonly Counter<long> s_advertisements = s_meter.CreateCounter<long>("kraken.pxe.ra.advertisements", "{packet}", "Router advertisements sent on boot segments.");
-    private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("kraken.pxe.ra.dropped", "{packet}", "ICMPv6 frames that were not valid router solicitations.");
+    private static readonly Counter<long> s_solicitations = s_meter.CreateCounter<long>("kraken.pxe.ra.solicitations.received", "{packet}", "Router solicitations received on boot segments.");
+    private static readonly Counter<long> s_advertisements = s_meter.CreateCounter<long>("kraken.pxe.ra.advertisements.sent", "{packet}", "Router advertisements sent on boot segments.");
+    private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("kraken.pxe.ra.packets.dropped", "{packet}", "ICMPv6 frames that were not valid router solicitations.");
 
     private readonly IRawLink _link;
     private readonly ILogger _logger;
@@ -57,6 +57,9 @@ public sealed partial class RouterAdvertiser : IAsyncDisposable
         }
 
         _linkLocal = LinkLocal(_mac);
+        s_solicitations.Add(0);
+        s_advertisements.Add(0);
+        s_dropped.Add(0);
     }
 
     /// <summary>Our link-local source address (modified EUI-64 of the link's MAC).</summary>

@@ -1,4 +1,5 @@
-// Counters of one TFTP server, mirrored to the "Kraken.Tftp" meter (instruments kraken.tftp.*).
+// Counters of one TFTP server, mirrored to the "Kraken.Tftp" meter (instruments kraken.tftp.*), every series at zero
+// from the server's start (docs/daemon.md, "Metrics").
 using System.Diagnostics.Metrics;
 
 namespace Kraken.Modules.Pxe.Tftp;
@@ -52,18 +53,18 @@ public sealed class TftpCounters
     public const string MeterName = "Kraken.Tftp";
 
     private static readonly Meter s_meter = new(MeterName);
-    private static readonly Counter<long> s_requests = s_meter.CreateCounter<long>("kraken.tftp.requests", "{request}", "Read requests accepted.");
+    private static readonly Counter<long> s_requests = s_meter.CreateCounter<long>("kraken.tftp.requests.accepted", "{request}", "Read requests accepted.");
     private static readonly Counter<long> s_completed = s_meter.CreateCounter<long>("kraken.tftp.transfers.completed", "{transfer}", "Transfers whose last block was acknowledged.");
     private static readonly Counter<long> s_failed = s_meter.CreateCounter<long>("kraken.tftp.transfers.failed", "{transfer}", "Transfers that ended with an error or timeout.");
     private static readonly UpDownCounter<long> s_active = s_meter.CreateUpDownCounter<long>("kraken.tftp.transfers.active", "{transfer}", "Transfers running.");
-    private static readonly Counter<long> s_bytes = s_meter.CreateCounter<long>("kraken.tftp.bytes", "By", "File bytes acknowledged by clients.");
-    private static readonly Counter<long> s_retransmits = s_meter.CreateCounter<long>("kraken.tftp.retransmissions", "{packet}", "DATA and OACK packets sent again after a timeout or a partial window.");
-    private static readonly Counter<long> s_errors = s_meter.CreateCounter<long>("kraken.tftp.errors.sent", "{packet}", "ERROR packets sent.");
-    private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.tftp.dropped", "{packet}", "Packets dropped or refused, by reason (tag kraken.tftp.reason).");
+    private static readonly Counter<long> s_bytes = s_meter.CreateCounter<long>("kraken.tftp.sent", "By", "File bytes sent and acknowledged by clients.");
+    private static readonly Counter<long> s_retransmits = s_meter.CreateCounter<long>("kraken.tftp.packets.retransmitted", "{packet}", "DATA and OACK packets sent again after a timeout or a partial window.");
+    private static readonly Counter<long> s_errors = s_meter.CreateCounter<long>("kraken.tftp.error_packets.sent", "{packet}", "ERROR packets sent.");
+    private static readonly Counter<long> s_drops = s_meter.CreateCounter<long>("kraken.tftp.packets.dropped", "{packet}", "Packets dropped or refused, by reason.");
     private static readonly UpDownCounter<long> s_unproven = s_meter.CreateUpDownCounter<long>("kraken.tftp.transfers.unproven", "{transfer}", "Transfers waiting for their first ACK.");
     private static readonly Counter<long> s_evicted = s_meter.CreateCounter<long>("kraken.tftp.transfers.evicted", "{transfer}", "Transfers without their first ACK ended to make room for a new request.");
     private static readonly Counter<long> s_expired = s_meter.CreateCounter<long>("kraken.tftp.transfers.unacknowledged", "{transfer}", "Transfers that never had their first ACK within UnprovenTimeout.");
-    private static readonly Counter<long> s_unprovenBytes = s_meter.CreateCounter<long>("kraken.tftp.unproven.bytes", "By", "Bytes sent to clients before their first ACK (DATA 1 or OACK, and their repeats).");
+    private static readonly Counter<long> s_unprovenBytes = s_meter.CreateCounter<long>("kraken.tftp.unproven.sent", "By", "Bytes sent to clients before their first ACK (DATA 1 or OACK, and their repeats).");
 
     private readonly long[] _drops = new long[Enum.GetValues<TftpDropReason>().Length];
     private long _requests;
@@ -82,6 +83,21 @@ public sealed class TftpCounters
     private long _expired;
     private long _unprovenBytes;
     private long _unprovenPackets;
+
+    public TftpCounters()
+    {
+        foreach (var counter in (ReadOnlySpan<Counter<long>>)[s_requests, s_completed, s_failed, s_bytes, s_retransmits, s_errors, s_evicted, s_expired, s_unprovenBytes])
+        {
+            counter.Add(0);
+        }
+
+        s_active.Add(0);
+        s_unproven.Add(0);
+        foreach (var reason in Enum.GetValues<TftpDropReason>())
+        {
+            s_drops.Add(0, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
+        }
+    }
 
     public long Requests => Volatile.Read(ref _requests);
 
@@ -219,7 +235,7 @@ public sealed class TftpCounters
     internal void Drop(TftpDropReason reason)
     {
         Interlocked.Increment(ref _drops[(int)reason]);
-        s_drops.Add(1, new KeyValuePair<string, object?>("kraken.tftp.reason", ReasonTag(reason)));
+        s_drops.Add(1, new KeyValuePair<string, object?>("reason", ReasonTag(reason)));
     }
 
     private static string ReasonTag(TftpDropReason reason) => reason switch

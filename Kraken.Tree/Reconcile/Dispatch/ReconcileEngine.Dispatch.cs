@@ -71,6 +71,9 @@ public sealed partial class ReconcileEngine
     private void Notify(MutationEventKind kind, NodeId node, Mutation mutation, string? reason) =>
         _options.MutationObserver?.Invoke(new MutationEvent(kind, node, mutation.Id, mutation.Module, _time.GetUtcNow(), reason));
 
+    /// <summary>How long the run's current step has been going (from its dispatch, or from its start when followed).</summary>
+    private TimeSpan StepElapsed(NodeRun run) => run.Started is { } started ? _time.GetUtcNow() - started : TimeSpan.Zero;
+
     /// <summary>Ends the run's request in flight, if any: frees its module slot and, when abandoned, interrupts the module.</summary>
     private void ReleaseActive(NodeRun run, bool interrupt)
     {

@@ -96,7 +96,7 @@ public sealed partial class ReconcileEngine
         if ((state & m.PostMask) == m.PostValues)
         {
             // Every URL of the step reached its to-value.
-            _metrics.Confirmed(m.Module);
+            _metrics.Confirmed(m.Module, StepElapsed(run));
             Notify(MutationEventKind.Confirmed, run.Id, m, null);
             ReleaseActive(run, interrupt: false);
             if (!goalChanged && state == step.ToState && run.Step + 1 < run.Plan!.Steps.Length)

@@ -24,13 +24,9 @@ public sealed partial class ReconcileEngine
     private void Fail(NodeRun run, string reason, bool timedOut)
     {
         var m = run.CurrentStep!.Mutation;
+        var elapsed = StepElapsed(run);
         ReleaseActive(run, interrupt: true);
-        if (timedOut)
-        {
-            _metrics.TimedOut(m.Module);
-        }
-
-        _metrics.Failed(m.Module);
+        _metrics.Failed(m.Module, elapsed, timedOut);
         Notify(timedOut ? MutationEventKind.TimedOut : MutationEventKind.Failed, run.Id, m, reason);
         run.Generation++;
         run.Attempts++;

@@ -71,7 +71,7 @@ public sealed partial class ReconcileEngine : IDisposable
         _planner = new Planner(Graph, _options.PlanCacheCapacity);
         _layout = catalog.Layout;
         _parentPolicy = _options.ParentPolicy ?? new ParentIdPolicy(self);
-        _metrics = new ReconcileMetrics(_options.Meter);
+        _metrics = new ReconcileMetrics(_options.Meter, list.Select(m => m.Declaration.Name));
         foreach (var module in list)
         {
             var name = module.Declaration.Name;

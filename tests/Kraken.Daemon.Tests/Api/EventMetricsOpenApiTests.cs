@@ -124,13 +124,13 @@ public sealed class EventMetricsOpenApiTests : RootDaemonTestBase
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         var text = await response.Content.ReadAsStringAsync();
         var samples = text.Split('\n').Where(l => l.Length > 0 && l[0] != '#').ToList();
-        Assert.All(samples, s => Assert.StartsWith("kraken_", s, StringComparison.Ordinal));
+        Assert.All(samples, s => Assert.Matches("^(kraken|process|dotnet|http_server)_", s));
         Assert.Contains("kraken_nodes{run_state=\"SYNC\",view=\"cfg\"} 9", samples);
         Assert.Contains("kraken_nodes_phys{phys_state=\"POWER_ON\",view=\"dsc\"} 3", samples); // the root itself and its two children
         Assert.Contains("kraken_testmodule_leases_total{pool=\"a\"} 3", samples);
         Assert.Contains("# TYPE kraken_reconcile_mutations_dispatched_total counter", text, StringComparison.Ordinal);
-        Assert.Contains(samples, s => s.StartsWith("kraken_reconcile_mutations_dispatched_total{kraken_module=\"simpower\"}", StringComparison.Ordinal));
-        Assert.Contains(samples, s => s.StartsWith("kraken_cfg_durable_commits_total ", StringComparison.Ordinal) && long.Parse(s.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Contains(samples, s => s.StartsWith("kraken_reconcile_mutations_dispatched_total{module=\"simpower\"}", StringComparison.Ordinal));
+        Assert.Contains(samples, s => s.StartsWith("kraken_cfg_transactions_committed_total ", StringComparison.Ordinal) && long.Parse(s.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 1);
         Assert.DoesNotContain("other_things", text, StringComparison.Ordinal);
     }
 

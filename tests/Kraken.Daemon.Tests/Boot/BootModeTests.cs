@@ -95,7 +95,7 @@ public sealed class BootModeTests(ITestOutputHelper output) : IDisposable
         // A host that captured the credential presents it first, from its own address: refused.
         var thiefLine = arguments.Replace(Tier1Mac, ThiefMac, StringComparison.Ordinal).Replace($"kraken.ip={Tier1Address}", $"kraken.ip={ThiefAddress}", StringComparison.Ordinal);
         var thief = StartBooted(ThiefNs, "thief", $"{thiefLine} kraken.bootstrap={CopyStolen(stolen)}");
-        await Until(() => Metric(RootNs, "kraken_sync_join_refusals_total{reason=\"bootstrap_wrong_host\"}") >= 1, "the replay from another host refused", root);
+        await Until(() => Metric(RootNs, "kraken_sync_joins_refused_total{reason=\"bootstrap_wrong_host\"}") >= 1, "the replay from another host refused", root);
         Kill(thief);
 
         // The node itself: it brings up its uplink, joins with the credential, and gets the cluster secret sealed.
@@ -114,7 +114,7 @@ public sealed class BootModeTests(ITestOutputHelper output) : IDisposable
         // The spent credential, replayed from the thief's host again: refused as used (or from the wrong host).
         var again = StartBooted(ThiefNs, "thief-2", $"{thiefLine} kraken.bootstrap={CopyStolen(stolen)}");
         await Until(
-            () => Metric(RootNs, "kraken_sync_join_refusals_total{reason=\"bootstrap_wrong_host\"}") >= 2 || Metric(RootNs, "kraken_sync_join_refusals_total{reason=\"bootstrap_used\"}") >= 1,
+            () => Metric(RootNs, "kraken_sync_joins_refused_total{reason=\"bootstrap_wrong_host\"}") >= 2 || Metric(RootNs, "kraken_sync_joins_refused_total{reason=\"bootstrap_used\"}") >= 1,
             "the second replay refused",
             root);
         Kill(again);

@@ -19,7 +19,7 @@ public sealed class ReceiveDropsMetricsTests
         {
             daemon = DaemonProcess.Start(dir, "root", TestDaemon.RootId, [], storePath: ":memory:");
             await daemon.WaitReadyAsync(TimeSpan.FromSeconds(60));
-            var series = $"kraken_socket_receive_drops_total{{local=\"127.0.0.1:{daemon.SyncPort}\",socket=\"sync\"}}";
+            var series = $"kraken_socket_packets_dropped_total{{local=\"127.0.0.1:{daemon.SyncPort}\",socket=\"sync\"}}";
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             Assert.Equal(0, Value(await http.GetStringAsync(daemon.ApiUrl + "/metrics"), series));
 
@@ -41,8 +41,8 @@ public sealed class ReceiveDropsMetricsTests
             }
 
             var metrics = await http.GetStringAsync(daemon.ApiUrl + "/metrics");
-            Assert.True(Value(metrics, series) > 0, $"no drops on /metrics:\n{string.Join('\n', metrics.Split('\n').Where(l => l.Contains("receive_drops", StringComparison.Ordinal)))}");
-            Assert.Contains("# TYPE kraken_socket_receive_drops_total counter", metrics, StringComparison.Ordinal);
+            Assert.True(Value(metrics, series) > 0, $"no drops on /metrics:\n{string.Join('\n', metrics.Split('\n').Where(l => l.Contains("packets_dropped", StringComparison.Ordinal)))}");
+            Assert.Contains("# TYPE kraken_socket_packets_dropped_total counter", metrics, StringComparison.Ordinal);
             Assert.Equal(0, daemon.Terminate(TimeSpan.FromSeconds(15)));
         }
         finally

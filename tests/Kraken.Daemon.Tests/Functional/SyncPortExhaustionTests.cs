@@ -142,7 +142,7 @@ public sealed class SyncPortExhaustionTests(ITestOutputHelper output)
 
             sockets.Clear();
             var metrics = await Until(async () => await Metrics(daemon.ApiUrl) is { Length: > 0 } m ? m : null, TimeSpan.FromSeconds(30));
-            Assert.True(MetricValue(metrics, "kraken_sync_accept_errors_total{error=\"fd_exhausted\"}") >= 1, metrics);
+            Assert.True(MetricValue(metrics, "kraken_sync_accepts_failed_total{error=\"fd_exhausted\"}") >= 1, metrics);
             Assert.Equal(1, daemon.ReadLog().Split('\n').Count(l => l.Contains("no file descriptor left", StringComparison.Ordinal)));
             Assert.Equal(0, daemon.Terminate(TimeSpan.FromSeconds(20)));
         }

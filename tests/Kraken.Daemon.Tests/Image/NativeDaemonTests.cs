@@ -84,9 +84,9 @@ public sealed class NativeDaemonTests(NativeKraken native, ITestOutputHelper out
         Assert.Contains("POWER_ON", text, StringComparison.Ordinal);
 
         var metrics = await http.GetStringAsync("/metrics");
-        var commits = metrics.Split('\n').Single(l => l.StartsWith("kraken_cfg_durable_commits_total ", StringComparison.Ordinal));
+        var commits = metrics.Split('\n').Single(l => l.StartsWith("kraken_cfg_transactions_committed_total ", StringComparison.Ordinal));
         Assert.True(long.Parse(commits.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 3, commits);
-        Assert.Contains("# TYPE kraken_cfg_durable_commits_total counter", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE kraken_cfg_transactions_committed_total counter", metrics, StringComparison.Ordinal);
 
         // The OpenAPI document equals the JIT build's for the same configuration (but for the server's address).
         var nativeDocument = await http.GetStringAsync("/openapi/v1.json");

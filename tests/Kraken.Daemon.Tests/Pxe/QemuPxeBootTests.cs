@@ -98,15 +98,15 @@ public sealed class QemuPxeBootTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("kraken_dhcp", metrics, StringComparison.Ordinal);
         if (http)
         {
-            Assert.Contains("kraken_httpboot_fetches_total{result=\"completed\"} 4", metrics, StringComparison.Ordinal); // script, kernel, initrd, bootstrap archive
+            Assert.Contains("kraken_httpboot_fetches_finished_total{result=\"completed\"} 4", metrics, StringComparison.Ordinal); // script, kernel, initrd, bootstrap archive
         }
         else
         {
-            Assert.DoesNotContain("kraken_httpboot_fetches_total", metrics, StringComparison.Ordinal);
+            Assert.DoesNotMatch("kraken_httpboot_fetches_finished_total\\{result=\"completed\"\\} [1-9]", metrics);
             Assert.Contains("kraken_tftp", metrics, StringComparison.Ordinal);
         }
 
-        Assert.Equal(routerAdvertisements, metrics.Contains("kraken_pxe_ra_advertisements_total", StringComparison.Ordinal));
+        Assert.Equal(routerAdvertisements, System.Text.RegularExpressions.Regex.IsMatch(metrics, "^kraken_pxe_ra_advertisements_sent_total [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline));
         output.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("kraken_httpboot", StringComparison.Ordinal) || l.StartsWith("kraken_dhcp", StringComparison.Ordinal) || l.StartsWith("kraken_pxe", StringComparison.Ordinal) || l.StartsWith("kraken_tftp", StringComparison.Ordinal))));
     }
 

@@ -1,5 +1,5 @@
 // Receive-buffer drops made visible: a flooded socket whose reader is paused shows the kernel's drop count, both
-// on the owner's property and on the kraken.socket.receive_drops instrument; the same for raw links in a namespace.
+// on the owner's property and on the kraken.socket.packets.dropped instrument; the same for raw links in a namespace.
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
@@ -135,7 +135,7 @@ public sealed class SocketDropsTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == SocketDrops.MeterName && instrument.Name == "kraken.socket.receive_drops")
+            if (instrument.Meter.Name == SocketDrops.MeterName && instrument.Name == "kraken.socket.packets.dropped")
             {
                 l.EnableMeasurementEvents(instrument);
             }

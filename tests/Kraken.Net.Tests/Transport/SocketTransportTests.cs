@@ -7,7 +7,7 @@ using Kraken.Net.Transport;
 namespace Kraken.Net.Tests.Transport;
 
 [Trait("Category", "Network")]
-public sealed class SocketTransportTests
+public sealed partial class SocketTransportTests
 {
     private sealed class Recorder : ISyncTransportHandler
     {

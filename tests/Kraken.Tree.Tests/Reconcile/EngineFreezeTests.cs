@@ -147,7 +147,7 @@ public class EngineFreezeTests
         Assert.Equal(counters.TimedOut, totals["kraken.reconcile.mutations.timed_out"]);
         Assert.Equal(counters.Failed, totals["kraken.reconcile.mutations.failed"]);
         Assert.Equal(counters.PlansComputed, totals["kraken.reconcile.plans.computed"]);
-        Assert.Equal(counters.PlanCacheHits, totals["kraken.reconcile.plans.cache_hits"]);
+        Assert.Equal(counters.PlanCacheHits, totals["kraken.reconcile.plans.reused"]);
         Assert.Equal(10, counters.Dispatched);
         Assert.Equal(8, counters.Confirmed);
         Assert.Equal(2, counters.TimedOut);
