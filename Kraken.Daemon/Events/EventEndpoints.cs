@@ -31,7 +31,9 @@ internal static class EventEndpoints
                 await response.Body.FlushAsync(ct);
             }, notifyOverflow: true, http.RequestAborted, opening: true);
             return Results.Empty;
-        }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc). Every event has an id; a client reconnecting with Last-Event-ID gets the events it missed from the last Api:EventReplay, or an event \"reset\" when some are gone.");
+        }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc). Every event has an id; a client reconnecting with Last-Event-ID gets the events it missed from the last Api:EventReplay, or an event \"reset\" when some are gone.")
+          .Produces<string>(StatusCodes.Status200OK, "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest)
+          .WithMetadata(s_nodes, s_types, ParameterSchemaMetadata.View);
 
         v1.MapGet("/events/ws", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node = null, string? url = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type = null, string? view = null) =>
         {
@@ -51,7 +53,9 @@ internal static class EventEndpoints
             }
 
             return Results.Empty;
-        }).WithName("EventsWebSocket").WithSummary("The same events as /events, one JSON text message each, over a WebSocket.");
+        }).WithName("EventsWebSocket").WithSummary("The same events as /events, one JSON text message each, over a WebSocket.")
+          .Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(StatusCodes.Status400BadRequest)
+          .WithMetadata(s_nodes, s_types, ParameterSchemaMetadata.View);
     }
 
     /// <summary>
@@ -65,6 +69,9 @@ internal static class EventEndpoints
         (_, null) => $"event: {e.Type}\ndata: {e.Json}\n\n",
         (_, { } id) => $"event: {e.Type}\ndata: {e.Json}\nid: {id}\n\n",
     };
+
+    private static readonly ParameterSchemaMetadata s_nodes = new("node", "uuid");
+    private static readonly ParameterSchemaMetadata s_types = new("type", null, "state", "mutation");
 
     private static EventFilter ParseFilter(string[]? nodes, string? url, string[]? types, string? view)
     {

@@ -91,7 +91,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DaemonJsonContext.Default));
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi(ApiDocument.Name, ApiDocument.Configure);
+        builder.Services.AddKrakenApiDocument();
         builder.Services.AddBuiltInModules();
         configureServices?.Invoke(builder.Services);
 
