@@ -81,11 +81,24 @@ internal static class LegacyNodeJson
 
     private static bool OriginalCarriesAll(string extension, IMessage ext) => (extension, ext) switch
     {
-        (StandardExtensions.IPv4, IPv4 ipv4) => ipv4.Interfaces.Values.All(i => !i.HasGateway),
+        (StandardExtensions.IPv4, IPv4 ipv4) => !HasGateway(ipv4),
         (StandardExtensions.Pxe, Pxe pxe) => !(pxe.HasMethod && pxe.Method == 0) && !(pxe.HasState && pxe.State == 0),
         (StandardExtensions.Power, Power power) => LegacyPowerType(power) is not null && !power.HasPort && !power.HasUser && !power.HasCredential,
         _ => false,
     };
+
+    private static bool HasGateway(IPv4 ipv4)
+    {
+        foreach (var (_, iface) in ipv4.Interfaces)
+        {
+            if (iface.HasGateway)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The original's message for a power driver it had, or null.</summary>
     private static string? LegacyPowerType(Power power) => power.HasDriver ? power.Driver switch

@@ -105,21 +105,9 @@ public sealed partial class EventHub : IStateObserver, IDisposable
     {
         lock (_lock)
         {
-            var clients = _clients;
             foreach (var c in changes)
             {
-                var seq = Record(new Recorded(c));
-                string? json = null;
-                string? id = null;
-                foreach (var client in clients)
-                {
-                    if (client.Filter.Matches(c))
-                    {
-                        json ??= Serialize(c);
-                        id ??= EventId(seq);
-                        Deliver(client, new DaemonEvent("state", json, id));
-                    }
-                }
+                Publish(c, new Recorded(c), "state", static (f, x) => f.Matches(x), static x => Serialize(x));
             }
         }
     }
@@ -147,17 +135,26 @@ public sealed partial class EventHub : IStateObserver, IDisposable
     {
         lock (_lock)
         {
-            var seq = Record(new Recorded(e));
-            string? json = null;
-            string? id = null;
-            foreach (var client in _clients)
+            Publish(e, new Recorded(e), "mutation", static (f, x) => f.Matches(x), static x => Serialize(x));
+        }
+    }
+
+    /// <summary>
+    /// Numbers and records one event, then gives it to every client whose filter wants it, serialized once (under
+    /// the lock; the delegates are static, so this allocates only the JSON and the id, and only for a taker).
+    /// </summary>
+    private void Publish<T>(in T e, in Recorded recorded, string type, Func<EventFilter, T, bool> matches, Func<T, string> serialize)
+    {
+        var seq = Record(recorded);
+        string? json = null;
+        string? id = null;
+        foreach (var client in _clients)
+        {
+            if (matches(client.Filter, e))
             {
-                if (client.Filter.Matches(e))
-                {
-                    json ??= Serialize(e);
-                    id ??= EventId(seq);
-                    Deliver(client, new DaemonEvent("mutation", json, id));
-                }
+                json ??= serialize(e);
+                id ??= EventId(seq);
+                Deliver(client, new DaemonEvent(type, json, id));
             }
         }
     }
