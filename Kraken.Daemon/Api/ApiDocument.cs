@@ -63,7 +63,7 @@ internal static class ApiDocument
                 Version = "v1",
                 Description = "Cfg and Dsc of the nodes a kraken daemon holds, the mutation graph and plans, freeze/thaw, "
                     + "the tree's adjacencies, the event stream, and the original Kraken's paths for existing clients. "
-                    + "Writes, and reads that call hardware (live power status), need \"Authorization: Bearer <token>\"; errors are RFC 7807 problem details. "
+                    + "Writes, and reads that call hardware (live power status), need `Authorization: Bearer TOKEN`; errors are RFC 7807 problem details. "
                     + "Reference pages: /docs.",
             };
             document.Components ??= new OpenApiComponents();

@@ -6,8 +6,8 @@ namespace Kraken.Daemon.Api;
 
 /// <summary>
 /// Maps <c>/docs</c>. Scalar.AspNetCore embeds its standalone bundle (scalar.js) in its assembly and serves it below
-/// the page, so the page loads nothing from elsewhere: the default web fonts (a CDN), the request proxy, telemetry
-/// and the AI agent are off, and "try it" requests go straight from the browser to this daemon.
+/// the page, so the page loads nothing from elsewhere: the default web fonts (a CDN), the request proxy, telemetry,
+/// the AI agent and the developer toolbar are off, and "try it" requests go straight from the browser to this daemon.
 /// </summary>
 internal static class ApiReference
 {
@@ -22,5 +22,8 @@ internal static class ApiReference
         o.ProxyUrl = null;
         o.Agent = new ScalarAgentOptions { Disabled = true };
         o.HideClientButton = true;
+
+        // The toolbar's share, deploy and SDK links lead to Scalar's services.
+        o.ShowDeveloperTools = DeveloperToolsVisibility.Never;
     });
 }

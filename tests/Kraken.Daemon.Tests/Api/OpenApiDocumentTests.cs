@@ -218,11 +218,14 @@ public sealed partial class OpenApiDocumentTests : RootDaemonTestBase
             Assert.True((await response.Content.ReadAsByteArrayAsync()).Length > 0, $"{asset} is empty");
         }
 
-        // The configuration names no other host and turns off what would call one: web fonts, telemetry, the agent.
+        // The configuration names no other host and turns off what would call one or link to one: web fonts,
+        // telemetry, the agent, the developer toolbar.
         Assert.DoesNotContain("http://", html, StringComparison.Ordinal);
         Assert.DoesNotContain("https://", html, StringComparison.Ordinal);
         Assert.Contains("\"withDefaultFonts\":false", html, StringComparison.Ordinal);
         Assert.Contains("\"telemetry\":false", html, StringComparison.Ordinal);
+        Assert.Contains("\"agent\":{\"disabled\":true}", html, StringComparison.Ordinal);
+        Assert.Contains("\"showDeveloperTools\":\"never\"", html, StringComparison.Ordinal);
         Assert.Contains("\"url\":\"openapi/v1.json\"", html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await D.Http.GetAsync("/openapi/v1.json")).StatusCode);
     }
