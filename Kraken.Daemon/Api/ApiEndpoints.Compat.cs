@@ -15,31 +15,37 @@ public static partial class ApiEndpoints
     private static void MapCompat(WebApplication app)
     {
         var reads = app.MapGroup(string.Empty).WithTags("compat").AddEndpointFilter(ApiSupport.MapErrors);
-        var writes = reads.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance);
+        var writes = reads.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance)
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
 
         reads.MapGet("/cfg/nodes", (HttpContext h, KrakenDaemon d, LargeResponseGate g) => g.StreamNodeList(h, "this node list", () => d.Store.Snapshot(StateView.Cfg), LegacyNodeJson.Write))
-            .Doc("CompatCfgNodes", "Original API: every Cfg node as {\"nodes\": [...]}, streamed; counts against Api:MaxConcurrentExports.");
+            .Doc("CompatCfgNodes", "Original API: every Cfg node as {\"nodes\": [...]}, streamed; counts against Api:MaxConcurrentExports.")
+            .Produces<LegacyNodeList>().Problems(503);
         reads.MapGet("/dsc/nodes", (HttpContext h, KrakenDaemon d, LargeResponseGate g) => g.StreamNodeList(h, "this node list", () => d.Store.Snapshot(StateView.Dsc), LegacyNodeJson.Write))
-            .Doc("CompatDscNodes", "Original API: every Dsc node, streamed; counts against Api:MaxConcurrentExports.");
-        reads.MapGet("/cfg/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Cfg, id)).Doc("CompatCfgNode", "Original API: one Cfg node; 404 with an empty body if missing.");
-        reads.MapGet("/dsc/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Dsc, id)).Doc("CompatDscNode", "Original API: one Dsc node; 404 with an empty body if missing.");
+            .Doc("CompatDscNodes", "Original API: every Dsc node, streamed; counts against Api:MaxConcurrentExports.")
+            .Produces<LegacyNodeList>().Problems(503);
+        reads.MapGet("/cfg/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Cfg, id)).Doc("CompatCfgNode", "Original API: one Cfg node; 404 with an empty body if missing.")
+            .Produces<LegacyNode>().Produces(StatusCodes.Status404NotFound).Parameter(ParameterSchemaMetadata.NodeId);
+        reads.MapGet("/dsc/node/{id}", (string id, KrakenDaemon d) => LegacyOne(d, StateView.Dsc, id)).Doc("CompatDscNode", "Original API: one Dsc node; 404 with an empty body if missing.")
+            .Produces<LegacyNode>().Produces(StatusCodes.Status404NotFound).Parameter(ParameterSchemaMetadata.NodeId);
 
-        writes.MapPut("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNodes", "Original API: whole-node Cfg update of each node; answers with those that succeeded.");
-        writes.MapPost("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNodes", "Original API: create each node; answers with those that succeeded.");
-        writes.MapPut("/dsc/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Dsc, create: false, ct)).Doc("CompatPutDscNodes", "Original API: whole-node Dsc update of each node.");
+        writes.MapPut("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNodes", "Original API: whole-node Cfg update of each node; answers with those that succeeded.").LegacyBulkAnswers();
+        writes.MapPost("/cfg/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNodes", "Original API: create each node; answers with those that succeeded.").LegacyBulkAnswers();
+        writes.MapPut("/dsc/nodes", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacyBulk(r, d, n, StateView.Dsc, create: false, ct)).Doc("CompatPutDscNodes", "Original API: whole-node Dsc update of each node.").LegacyBulkAnswers();
 
-        foreach (var path in new[] { "/cfg/node", "/cfg/node/{id}" })
-        {
-            var suffix = path.EndsWith("{id}", StringComparison.Ordinal) ? "ById" : string.Empty;
-            writes.MapPost(path, (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: true, ct)).Doc("CompatPostCfgNode" + suffix, "Original API: create a node from the body (a path id is ignored); 409 with a message on failure.");
-            writes.MapPut(path, (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: false, ct)).Doc("CompatPutCfgNode" + suffix, "Original API: replace a node's Cfg (id from the body); 400 on failure.");
-        }
-
-        foreach (var path in new[] { "/dsc/node", "/dsc/node/{id}" })
-        {
-            writes.MapPut(path, (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Dsc, create: false, ct))
-                .Doc("CompatPutDscNode" + (path.EndsWith("{id}", StringComparison.Ordinal) ? "ById" : string.Empty), "Original API: replace a node's Dsc (id from the body).");
-        }
+        // The original also took an id in the path, and ignored it: the body's id counts.
+        writes.MapPost("/cfg/node", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: true, ct))
+            .Doc("CompatPostCfgNode", "Original API: create a node from the body; 409 with a message on failure.").LegacySingleAnswers(StatusCodes.Status409Conflict);
+        writes.MapPost("/cfg/node/{id}", (string id, HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: true, ct))
+            .Doc("CompatPostCfgNodeById", "Original API: create a node from the body (the path's id is ignored); 409 with a message on failure.").LegacySingleAnswers(StatusCodes.Status409Conflict);
+        writes.MapPut("/cfg/node", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: false, ct))
+            .Doc("CompatPutCfgNode", "Original API: replace a node's Cfg (id from the body); 400 on failure.").LegacySingleAnswers(StatusCodes.Status400BadRequest);
+        writes.MapPut("/cfg/node/{id}", (string id, HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Cfg, create: false, ct))
+            .Doc("CompatPutCfgNodeById", "Original API: replace a node's Cfg (id from the body, the path's is ignored); 400 on failure.").LegacySingleAnswers(StatusCodes.Status400BadRequest);
+        writes.MapPut("/dsc/node", (HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Dsc, create: false, ct))
+            .Doc("CompatPutDscNode", "Original API: replace a node's Dsc (id from the body); 400 on failure.").LegacySingleAnswers(StatusCodes.Status400BadRequest);
+        writes.MapPut("/dsc/node/{id}", (string id, HttpRequest r, KrakenDaemon d, CfgNeighbourhood n, CancellationToken ct) => LegacySingle(r, d, n, StateView.Dsc, create: false, ct))
+            .Doc("CompatPutDscNodeById", "Original API: replace a node's Dsc (id from the body, the path's is ignored); 400 on failure.").LegacySingleAnswers(StatusCodes.Status400BadRequest);
 
         writes.MapDelete("/cfg/node/{id}", async (string id, KrakenDaemon d, CancellationToken ct) =>
         {
@@ -54,9 +60,11 @@ public static partial class ApiEndpoints
 
             await d.CommitAsync(ct);
             return ApiSupport.Json(w => LegacyNodeJson.Write(w, record));
-        }).Doc("CompatDeleteCfgNode", "Original API: delete a node.");
+        }).Doc("CompatDeleteCfgNode", "Original API: delete a node; answers with the node as it was, 404 with an empty body if missing.")
+          .Produces<LegacyNode>().Produces(StatusCodes.Status404NotFound).Problems(409, 503).Parameter(ParameterSchemaMetadata.NodeId);
 
-        reads.MapGet("/graph/json", (KrakenDaemon d) => ApiSupport.Json(w => LegacyGraph(w, d.Reconcile.Graph, null))).Doc("CompatGraph", "Original API: the mutation graph as {nodes: [{label, id}], edges: [{from, to, id}]}.");
+        reads.MapGet("/graph/json", (KrakenDaemon d) => ApiSupport.Json(w => LegacyGraph(w, d.Reconcile.Graph, null))).Doc("CompatGraph", "Original API: the mutation graph as {nodes: [{label, id}], edges: [{from, to, id}]}.")
+            .Produces<LegacyGraph>();
         reads.MapGet("/graph/node/{id}/json", async (string id, KrakenDaemon d) =>
         {
             var nodeId = ApiSupport.ParseId(id);
@@ -68,18 +76,22 @@ public static partial class ApiEndpoints
             }
 
             return ApiSupport.Json(w => LegacyGraph(w, d.Reconcile.Graph, plan));
-        }).Doc("CompatNodeGraph", "Original API: the graph with the node's active path coloured; 409 with a message if there is none.");
+        }).Doc("CompatNodeGraph", "Original API: the graph with the node's active path coloured; 409 with a message if there is none.")
+          .Produces<LegacyGraph>().Produces<string>(StatusCodes.Status409Conflict, "text/plain").Problems(400).Parameter(ParameterSchemaMetadata.NodeId);
 
-        reads.MapGet("/enumerables", (KrakenDaemon d) => ApiSupport.Json(w => LegacyNodeJson.WriteEnumerables(w, d.Store.Schema))).Doc("CompatEnumerables", "Original API: every enum of every extension, plus PhysState and RunState, with numeric keys.");
-        reads.MapGet("/sme/frozen", (KrakenDaemon d) => Frozen(d.Reconcile.IsFrozen)).Doc("CompatFrozen", "Original API: {\"frozen\": bool}.");
+        reads.MapGet("/enumerables", (KrakenDaemon d) => ApiSupport.Json(w => LegacyNodeJson.WriteEnumerables(w, d.Store.Schema))).Doc("CompatEnumerables", "Original API: every enum of every extension, plus PhysState and RunState, with numeric keys.")
+            .Produces<IReadOnlyList<LegacyEnumerable>>();
+        reads.MapGet("/sme/frozen", (KrakenDaemon d) => Frozen(d.Reconcile.IsFrozen)).Doc("CompatFrozen", "Original API: {\"frozen\": bool}.").Produces<FreezeState>();
 
         // The original froze and thawed on GET; a GET here changes nothing and says how to do it.
         foreach (var verb in new[] { "freeze", "thaw" })
         {
             reads.MapGet($"/sme/{verb}", () => ApiSupport.Problem(StatusCodes.Status405MethodNotAllowed, "Use POST", $"GET /sme/{verb} changes nothing here; POST /sme/{verb} with the bearer token."))
-                .Doc($"CompatGet{verb}", $"Original API path, refused: GET never changes state; POST /sme/{verb} with the token.");
+                .Doc($"CompatGet{verb}", $"Original API path, refused: GET never changes state; POST /sme/{verb} with the token.")
+                .Problems(StatusCodes.Status405MethodNotAllowed);
             var frozen = verb == "freeze";
-            writes.MapPost($"/sme/{verb}", async (KrakenDaemon d) => Frozen(await d.SetFrozenAsync(frozen))).Doc($"Compat{verb}", $"Original API: {verb} the reconcile engine; answers {{\"frozen\": bool}}.");
+            writes.MapPost($"/sme/{verb}", async (KrakenDaemon d) => Frozen(await d.SetFrozenAsync(frozen))).Doc($"Compat{verb}", $"Original API: {verb} the reconcile engine; answers {{\"frozen\": bool}}.")
+                .Produces<FreezeState>().Problems(503);
         }
 
         reads.MapGet("/ws", async (HttpContext http, Events.EventHub hub) =>
@@ -98,8 +110,17 @@ public static partial class ApiEndpoints
                 w.WriteString("url", "/ws");
                 w.WriteEndObject();
             });
-        }).Doc("CompatWs", "Original API: {host, port, url} of the websocket; a WebSocket request here speaks the original's protocol.");
+        }).Doc("CompatWs", "Original API: {host, port, url} of the websocket; a WebSocket request here speaks the original's protocol.")
+          .Produces<LegacyWebSocketInfo>().Produces(StatusCodes.Status101SwitchingProtocols);
     }
+
+    private static RouteHandlerBuilder LegacyBulkAnswers(this RouteHandlerBuilder builder) =>
+        builder.Accepts<LegacyNodeList>(ApiSupport.JsonContentType).Produces<LegacyNodeList>().Problems(400, 409, 503);
+
+    /// <summary>The original's answers to a one-node write: the node, or a message in text with <paramref name="failure"/>.</summary>
+    private static RouteHandlerBuilder LegacySingleAnswers(this RouteHandlerBuilder builder, int failure) =>
+        builder.Accepts<LegacyNode>(ApiSupport.JsonContentType).Produces<LegacyNode>().Produces<string>(failure, "text/plain").Parameter(ParameterSchemaMetadata.NodeId)
+            .Problems(failure == StatusCodes.Status409Conflict ? [StatusCodes.Status503ServiceUnavailable] : [StatusCodes.Status409Conflict, StatusCodes.Status503ServiceUnavailable]);
 
     /// <summary>404 with an empty body, as the original (a content type keeps the status-code page away).</summary>
     private static IResult EmptyNotFound() => Results.Text(string.Empty, "text/plain", statusCode: StatusCodes.Status404NotFound);

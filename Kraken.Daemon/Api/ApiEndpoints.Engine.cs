@@ -19,7 +19,9 @@ public static partial class ApiEndpoints
             null or "" or "json" => Results.Text(daemon.Reconcile.Graph.ToJson(), ApiSupport.JsonContentType),
             "dot" => Results.Text(daemon.Reconcile.Graph.ToDot(), "text/vnd.graphviz"),
             _ => throw ApiSupport.BadRequest("Invalid format", $"'{format}' is not a graph format; use json or dot."),
-        }).Doc("GetGraph", "The mutation graph of the registered modules, as JSON or (format=dot) Graphviz DOT.");
+        }).Doc("GetGraph", "The mutation graph of the registered modules, as JSON or (format=dot) Graphviz DOT.")
+          .Produces<MutationGraphAnswer>().Problems(400)
+          .Parameter(new ParameterSchemaMetadata("format", null, "json", "dot"));
 
         reads.MapGet("/nodes/{id}/plan", async (string id, KrakenDaemon daemon) =>
         {
@@ -34,17 +36,22 @@ public static partial class ApiEndpoints
             var state = await daemon.Reconcile.GetStateAsync(nodeId);
             var plan = daemon.Reconcile.PlanNow(nodeId);
             return ApiSupport.Json(w => WritePlan(w, nodeId, state, plan));
-        }).Doc("GetPlan", "A node's reconcile state and current plan (the path of mutations from Dsc to Cfg).");
+        }).Doc("GetPlan", "A node's reconcile state and current plan (the path of mutations from Dsc to Cfg).")
+          .Produces<NodePlanAnswer>().Problems(400, 404).Parameter(ParameterSchemaMetadata.NodeId);
 
         reads.MapGet("/reconcile", (KrakenDaemon daemon) => Frozen(daemon.Reconcile.IsFrozen, daemon))
-            .Doc("GetFrozen", "Whether the reconcile engine is frozen, and why: the cluster's freeze (set at the root) or this daemon's own.");
+            .Doc("GetFrozen", "Whether the reconcile engine is frozen, and why: the cluster's freeze (set at the root) or this daemon's own.")
+            .Produces<FreezeState>();
         writes.MapPost("/reconcile/freeze", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(true), daemon))
-            .Doc("Freeze", "At the root: freeze the whole cluster, every tier stops dispatching mutations. At a child: freeze this daemon only.");
+            .Doc("Freeze", "At the root: freeze the whole cluster, every tier stops dispatching mutations. At a child: freeze this daemon only.")
+            .Produces<FreezeState>().Problems(503);
         writes.MapPost("/reconcile/thaw", async (KrakenDaemon daemon) => Frozen(await daemon.SetFrozenAsync(false), daemon))
-            .Doc("Thaw", "At the root: thaw the whole cluster. At a child: undo this daemon's own freeze (the cluster's stays).");
+            .Doc("Thaw", "At the root: thaw the whole cluster. At a child: undo this daemon's own freeze (the cluster's stays).")
+            .Produces<FreezeState>().Problems(503);
 
         reads.MapGet("/tree", (KrakenDaemon daemon) => ApiSupport.Json(w => WriteTree(w, daemon)))
-            .Doc("GetTree", "This daemon's place in the tree: its parent and children adjacencies and their states.");
+            .Doc("GetTree", "This daemon's place in the tree: its parent and children adjacencies and their states.")
+            .Produces<TreeAnswer>();
     }
 
     internal static IResult Frozen(bool frozen, KrakenDaemon? daemon = null) => ApiSupport.Json(w =>

@@ -29,26 +29,30 @@ public static partial class ApiEndpoints
             // Possibly every node: streamed, under the gate; the selection is applied once a place is held.
             return gate.StreamNodeList(http, "this node list", () => selection.Apply(daemon.Store, v), StateFileWriter.WriteNode);
         }).Doc("ListNodes", "List the nodes of a view (cfg or dsc), optionally filtered by id, parent subtree (under) and URL=VALUE conditions (where). Without ids the answer is streamed and counts against Api:MaxConcurrentExports (503 and Retry-After beyond).")
-          .Produces(StatusCodes.Status503ServiceUnavailable);
+          .Produces<StateNodeList>().Problems(400, 404, 503)
+          .Parameter(ParameterSchemaMetadata.View).Parameter(Under).Parameter(ParameterSchemaMetadata.NodeId);
 
         reads.MapGet("/{view}/nodes/{id}", (string view, string id, HttpContext http, KrakenDaemon daemon) =>
         {
             var record = daemon.Store.GetRequired(ApiSupport.ParseView(view), ApiSupport.ParseId(id));
             return NodeResult(http, record);
-        }).Doc("GetNode", "One node's record in a view.");
+        }).Doc("GetNode", "One node's record in a view; its version is the ETag.")
+          .Produces<StateNode>().Problems(400, 404).Parameter(ParameterSchemaMetadata.View).Parameter(ParameterSchemaMetadata.NodeId);
 
         reads.MapGet("/{view}/nodes/{id}/values", (string view, string id, KrakenDaemon daemon) =>
         {
             var record = daemon.Store.GetRequired(ApiSupport.ParseView(view), ApiSupport.ParseId(id));
             return ApiSupport.Json(w => ApiSupport.WriteValues(w, record));
-        }).Doc("GetValues", "Every set value of a node, as an object of state URL to value.");
+        }).Doc("GetValues", "Every set value of a node, as an object of state URL to value.")
+          .Produces<IReadOnlyDictionary<string, string>>().Problems(400, 404).Parameter(ParameterSchemaMetadata.View).Parameter(ParameterSchemaMetadata.NodeId);
 
         reads.MapGet("/{view}/nodes/{id}/values/{**url}", (string view, string id, string url, KrakenDaemon daemon) =>
         {
             var record = daemon.Store.GetRequired(ApiSupport.ParseView(view), ApiSupport.ParseId(id));
             var resolved = daemon.Store.Schema.Resolve("/" + url);
             return ApiSupport.Json(w => WriteOneValue(w, record, resolved));
-        }).Doc("GetValue", "One value of a node by state URL (e.g. .../values/PhysState or .../values/Extensions/Pxe/State).");
+        }).Doc("GetValue", "One value of a node by state URL (e.g. .../values/PhysState or .../values/Extensions/Pxe/State).")
+          .Produces<ValueAnswer>().Problems(400, 404).Parameter(ParameterSchemaMetadata.View).Parameter(ParameterSchemaMetadata.NodeId);
 
         writes.MapPost("/cfg/nodes", async (HttpRequest request, KrakenDaemon daemon, CfgNeighbourhood neighbourhood, CancellationToken ct) =>
         {
@@ -64,7 +68,8 @@ public static partial class ApiEndpoints
             daemon.Store.Batch(s => created.AddRange(nodes.Select(n => s.Create(n))));
             await daemon.CommitAsync(ct);
             return ApiSupport.Json(w => WriteNodeList(w, created), StatusCodes.Status201Created);
-        }).Doc("CreateNodes", "Create one node (a node object) or several ({\"nodes\": [...]}) in Cfg; all or none.");
+        }).Doc("CreateNodes", "Create one node (a node object) or several ({\"nodes\": [...]}) in Cfg; all or none.")
+          .Accepts<NodesInput>(ApiSupport.JsonContentType).Produces<StateNodeList>(StatusCodes.Status201Created).Problems(400, 409, 503);
 
         writes.MapPut("/cfg/nodes/{id}", async (string id, HttpRequest request, HttpContext http, KrakenDaemon daemon, CfgNeighbourhood neighbourhood, CancellationToken ct) =>
         {
@@ -80,7 +85,8 @@ public static partial class ApiEndpoints
             var stored = daemon.Store.Replace(StateView.Cfg, record, ExpectedVersion(http));
             await daemon.CommitAsync(ct);
             return NodeResult(http, stored);
-        }).Doc("ReplaceNode", "Replace a node's whole Cfg record (If-Match: \"version\" makes it conditional).");
+        }).Doc("ReplaceNode", "Replace a node's whole Cfg record (If-Match: \"version\" makes it conditional).")
+          .Accepts<StateNode>(ApiSupport.JsonContentType).Produces<StateNode>().Problems(400, 404, 409, 412, 503).Parameter(ParameterSchemaMetadata.NodeId);
 
         writes.MapPatch("/cfg/nodes/{id}", async (string id, HttpRequest request, HttpContext http, KrakenDaemon daemon, CancellationToken ct) =>
         {
@@ -91,7 +97,8 @@ public static partial class ApiEndpoints
             var stored = daemon.Store.Update(StateView.Cfg, nodeId, values, ExpectedVersion(http));
             await daemon.CommitAsync(ct);
             return NodeResult(http, stored);
-        }).Doc("PatchNode", "Set several Cfg values of a node atomically: {\"/PhysState\": \"POWER_ON\", \"/Arch\": null}.");
+        }).Doc("PatchNode", "Set several Cfg values of a node atomically: {\"/PhysState\": \"POWER_ON\", \"/Arch\": null}.")
+          .Accepts<IReadOnlyDictionary<string, ScalarValue>>(ApiSupport.JsonContentType).Produces<StateNode>().Problems(400, 404, 409, 412, 503).Parameter(ParameterSchemaMetadata.NodeId);
 
         writes.MapDelete("/cfg/nodes/{id}", async (string id, KrakenDaemon daemon, CancellationToken ct) =>
         {
@@ -104,7 +111,8 @@ public static partial class ApiEndpoints
 
             await daemon.CommitAsync(ct);
             return Results.NoContent();
-        }).Doc("DeleteNode", "Delete a node (both views).");
+        }).Doc("DeleteNode", "Delete a node (both views).")
+          .Produces(StatusCodes.Status204NoContent).Problems(400, 404, 409, 503).Parameter(ParameterSchemaMetadata.NodeId);
 
         writes.MapPut("/cfg/nodes/{id}/values/{**url}", async (string id, string url, HttpRequest request, HttpContext http, KrakenDaemon daemon, CancellationToken ct) =>
         {
@@ -121,7 +129,8 @@ public static partial class ApiEndpoints
             await daemon.CommitAsync(ct);
             http.Response.Headers.ETag = ETag(stored);
             return ApiSupport.Json(w => WriteOneValue(w, stored, resolved));
-        }).Doc("SetValue", "Set one Cfg value by state URL: body {\"value\": \"POWER_ON\"}.");
+        }).Doc("SetValue", "Set one Cfg value by state URL: body {\"value\": \"POWER_ON\"}.")
+          .Accepts<SetValueRequest>(ApiSupport.JsonContentType).Produces<ValueAnswer>().Problems(400, 404, 409, 412, 503).Parameter(ParameterSchemaMetadata.NodeId);
 
         writes.MapPost("/cfg/bulk", async (HttpRequest request, KrakenDaemon daemon, CancellationToken ct) =>
         {
@@ -168,7 +177,8 @@ public static partial class ApiEndpoints
                 w.WriteEndArray();
                 w.WriteEndObject();
             });
-        }).Doc("BulkSet", "Set the same Cfg values on a selection: {\"select\": {\"ids\": [...], \"under\": \"parent\", \"where\": {...}}, \"set\": {...}}.");
+        }).Doc("BulkSet", "Set the same Cfg values on a selection: {\"select\": {\"ids\": [...], \"under\": \"parent\", \"where\": {...}}, \"set\": {...}}.")
+          .Accepts<BulkSetRequest>(ApiSupport.JsonContentType).Produces<BulkSetResult>().Problems(400, 409, 503);
 
         writes.MapPost("/cfg/import", async (HttpRequest request, string? mode, KrakenDaemon daemon, CancellationToken ct) =>
         {
@@ -196,15 +206,19 @@ public static partial class ApiEndpoints
                 w.WriteEndArray();
                 w.WriteEndObject();
             });
-        }).Doc("Import", "Import a state file (kraken-state/1 or the original's NodeList) into Cfg; all or nothing.");
+        }).Doc("Import", "Import a state file (kraken-state/1 or the original's NodeList) into Cfg; all or nothing.")
+          .Accepts<ImportInput>(ApiSupport.JsonContentType).Produces<ImportResult>().Problems(400, 409, 503)
+          .Parameter(new ParameterSchemaMetadata("mode", null, "upsert", "create"));
 
         reads.MapGet("/{view}/export", (string view, HttpContext http, KrakenDaemon daemon, LargeResponseGate gate) =>
         {
             var v = ApiSupport.ParseView(view);
             return gate.Stream(http, "this export", ApiSupport.JsonContentType + "; charset=utf-8", (body, ct) => StateFileWriter.WriteAsync(daemon.Store.Snapshot(v), body, ct));
         }).Doc("Export", "The whole view as a state file (kraken-state/1), streamed; at most Api:MaxConcurrentExports exports and whole lists at once (503 and Retry-After beyond).")
-          .Produces(StatusCodes.Status503ServiceUnavailable);
+          .Produces<StateFile>().Problems(404, 503).Parameter(ParameterSchemaMetadata.View);
     }
+
+    private static readonly ParameterSchemaMetadata Under = new("under", "uuid");
 
     private static void RequireCfgOwner(KrakenDaemon daemon)
     {

@@ -74,9 +74,8 @@ public static partial class ApiEndpoints
             http.Response.Headers.Location = location;
             return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), null), StatusCodes.Status202Accepted);
         }).Doc("PowerAction", "Start a bulk power action (on, off, cycle, reset, soft) on a selection: {\"select\": {...}} or {\"all\": true}, optional \"setCfg\", \"callTimeout\" (s), \"retries\". Answers 202 with the operation and its Location.")
-          .Produces(StatusCodes.Status202Accepted)
-          .Produces(StatusCodes.Status409Conflict)
-          .Produces(StatusCodes.Status429TooManyRequests);
+          .Accepts<PowerActionRequest>(ApiSupport.JsonContentType).Produces<PowerOperationAnswer>(StatusCodes.Status202Accepted).Problems(400, 404, 409, 429, 503)
+          .Parameter(new ParameterSchemaMetadata("action", null, [.. s_powerActions.Keys]));
 
         reads.MapGet("/power/operations", (HttpContext http) =>
         {
@@ -94,20 +93,23 @@ public static partial class ApiEndpoints
                 w.WriteEndArray();
                 w.WriteEndObject();
             });
-        }).Doc("ListPowerOperations", "Bulk power operations, newest first: progress and counts (ok, failed, timed out).");
+        }).Doc("ListPowerOperations", "Bulk power operations, newest first: progress and counts (ok, failed, timed out).")
+          .Produces<PowerOperationList>().Problems(409);
 
         reads.MapGet("/power/operations/{id}", (string id, HttpContext http, KrakenDaemon daemon) =>
         {
             var op = RequireOperation(http, id);
             return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), daemon.Store));
-        }).Doc("GetPowerOperation", "One bulk power operation: progress, counts, failure reasons and one result per node (pending ones have outcome \"pending\").");
+        }).Doc("GetPowerOperation", "One bulk power operation: progress, counts, failure reasons and one result per node (pending ones have outcome \"pending\").")
+          .Produces<PowerOperationAnswer>().Problems(404, 409);
 
         writes.MapDelete("/power/operations/{id}", (string id, HttpContext http) =>
         {
             var op = RequireOperation(http, id);
             op.Cancel();
             return ApiSupport.Json(w => WriteOperation(w, op.Snapshot(), null));
-        }).Doc("CancelPowerOperation", "Cancel a running bulk power operation: calls not yet made are dropped, nodes still pending end as failed (\"cancelled\").");
+        }).Doc("CancelPowerOperation", "Cancel a running bulk power operation: calls not yet made are dropped, nodes still pending end as failed (\"cancelled\").")
+          .Produces<PowerOperationAnswer>().Problems(404, 409);
 
         // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
         // only when it has a default, and the OpenAPI document says "required" for the others.
@@ -138,7 +140,8 @@ public static partial class ApiEndpoints
                 w.WriteEndArray();
                 w.WriteEndObject();
             });
-        }).Doc("PowerStatus", "Ask the BMCs for the power state of a selection (id, under, where as for ListNodes; all=true for every node); changes nothing, but needs the token since it calls every BMC selected. The last reading is Dsc /PhysState, open to all.");
+        }).Doc("PowerStatus", "Ask the BMCs for the power state of a selection (id, under, where as for ListNodes; all=true for every node); changes nothing, but needs the token since it calls every BMC selected. The last reading is Dsc /PhysState, open to all.")
+          .Produces<PowerStatusAnswer>().Problems(400, 409).Parameter(ParameterSchemaMetadata.NodeId).Parameter(Under);
     }
 
     private static PowerDaemonModule RequirePower(HttpContext http)

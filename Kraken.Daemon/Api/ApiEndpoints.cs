@@ -16,14 +16,17 @@ public static partial class ApiEndpoints
     public static WebApplication MapKrakenApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var v1 = app.MapGroup(Prefix).AddEndpointFilter(ApiSupport.MapErrors).WithTags("v1").WithMetadata(ProblemAnswersMetadata.Instance);
-        var writes = v1.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance);
+        var v1 = app.MapGroup(Prefix).AddEndpointFilter(ApiSupport.MapErrors).WithTags("v1");
+        var writes = v1.MapGroup(string.Empty).AddEndpointFilter(ApiSupport.RequireToken).WithMetadata(RequiresTokenMetadata.Instance)
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
         MapNodes(v1, writes);
         MapEngine(v1, writes);
         MapPower(v1, writes);
         Events.EventEndpoints.Map(v1);
         MapCompat(app);
-        app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("ops").WithSummary("Liveness: the daemon answers.");
+        app.MapGet("/healthz", () => Results.Text("ok\n")).WithTags("ops").WithName("Health").WithSummary("Liveness: the daemon answers.")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
+        ApiReference.Map(app);
         return app;
     }
 

@@ -2,17 +2,28 @@
 using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf.Reflection;
+using Google.Protobuf;
 using Kraken.Tree.State;
 using Kraken.Tree.State.Proto;
+using Kraken.Tree.StateFiles;
 
 namespace Kraken.Daemon.Api;
 
 /// <summary>
 /// Writes a record the way the original's REST API did, so krakenctl and kraken-dashboard can read it:
 /// core fields, <c>services</c> as a list of <c>{id, state}</c>, and extensions as a list of objects with
-/// <c>"@type": "type.googleapis.com/&lt;message&gt;"</c> (PXE.Client, IPv4.IPv4OverEthernet with ifaces).
-/// Extensions the original had no message for (power control) are left out.
+/// <c>"@type": "type.googleapis.com/&lt;message&gt;"</c> (PXE.Client, IPv4.IPv4OverEthernet with ifaces, and the
+/// power settings as VBox.VirtualMachine, Powerman.Control or PowerAPI.Node by driver).
 /// </summary>
+/// <remarks>
+/// What the original's messages cannot carry goes into entries of our own messages, so that a GET then PUT of this
+/// JSON keeps every value: an extension with a value the original has no field for (an interface's gateway, a power
+/// port, user or credential, a driver it did not have, any extension a module registered) is written whole as
+/// <c>{"@type": "type.googleapis.com/kraken.ext.&lt;Name&gt;", ...}</c> in the state file's field names, and the
+/// node's backup parents and enum values set to their zero (which the original read as "don't care") as
+/// <c>{"@type": "type.googleapis.com/kraken.Node", ...}</c>. The original skipped extension types it did not know,
+/// so its clients read the rest as before.
+/// </remarks>
 internal static class LegacyNodeJson
 {
     private const string TypePrefix = "type.googleapis.com/";
@@ -44,7 +55,138 @@ internal static class LegacyNodeJson
         w.WriteStartArray("extensions");
         WritePxe(w, r);
         WriteIPv4(w, r);
+        WritePower(w, r);
+        WriteOwnExtensions(w, r);
+        WriteNodeEntry(w, r);
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Each extension with a value the original's message for it cannot carry, whole, under our message name.</summary>
+    private static void WriteOwnExtensions(Utf8JsonWriter w, NodeRecord r)
+    {
+        foreach (var info in r.Schema.Extensions)
+        {
+            if (r.GetExtension(info.Index) is not { } ext || !StateFileWriter.HasExtensionValues(ext) || OriginalCarriesAll(info.Name, ext))
+            {
+                continue;
+            }
+
+            w.WriteStartObject();
+            w.WriteString("@type", TypePrefix + info.Descriptor.FullName);
+            StateFileWriter.WriteExtensionFields(w, ext);
+            w.WriteEndObject();
+        }
+    }
+
+    private static bool OriginalCarriesAll(string extension, IMessage ext) => (extension, ext) switch
+    {
+        (StandardExtensions.IPv4, IPv4 ipv4) => !HasGateway(ipv4),
+        (StandardExtensions.Pxe, Pxe pxe) => !(pxe.HasMethod && pxe.Method == 0) && !(pxe.HasState && pxe.State == 0),
+        (StandardExtensions.Power, Power power) => LegacyPowerType(power) is not null && !power.HasPort && !power.HasUser && !power.HasCredential,
+        _ => false,
+    };
+
+    private static bool HasGateway(IPv4 ipv4)
+    {
+        foreach (var (_, iface) in ipv4.Interfaces)
+        {
+            if (iface.HasGateway)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The original's message for a power driver it had, or null.</summary>
+    private static string? LegacyPowerType(Power power) => power.HasDriver ? power.Driver switch
+    {
+        "vbox" => StandardExtensions.LegacyVBox,
+        "powerman" => StandardExtensions.LegacyPowerman,
+        "powerapi" => StandardExtensions.LegacyPowerApi,
+        _ => null,
+    } : null;
+
+    /// <summary>The original's power message: the driver is its type, the address its apiServer, the system its VM or node name.</summary>
+    private static void WritePower(Utf8JsonWriter w, NodeRecord r)
+    {
+        if (r.GetExtension<Power>(StandardExtensions.Power) is not { } power || LegacyPowerType(power) is not { } type)
+        {
+            return;
+        }
+
+        w.WriteStartObject();
+        w.WriteString("@type", TypePrefix + type);
+        if (power.HasAddress)
+        {
+            w.WriteString("apiServer", power.Address);
+        }
+
+        if (power.HasSystem)
+        {
+            w.WriteString(type == StandardExtensions.LegacyVBox ? "vmName" : "nodeName", power.System);
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>Backup parents, and core and service enums set to zero: what the original's node had no place for.</summary>
+    private static void WriteNodeEntry(Utf8JsonWriter w, NodeRecord r)
+    {
+        var zeroRun = r.RunState == 0;
+        var zeroPhys = r.PhysState == 0;
+        var zeroServices = false;
+        foreach (var s in r.Services)
+        {
+            zeroServices |= s.HasState && s.State == 0;
+        }
+
+        if (!zeroRun && !zeroPhys && !zeroServices && r.BackupParents.IsEmpty)
+        {
+            return;
+        }
+
+        w.WriteStartObject();
+        w.WriteString("@type", TypePrefix + StateFileReader.NodeEntryType);
+        if (zeroRun)
+        {
+            Core(w, "runState", r, r.Schema.RunState);
+        }
+
+        if (zeroPhys)
+        {
+            Core(w, "physState", r, r.Schema.PhysState);
+        }
+
+        if (!r.BackupParents.IsEmpty)
+        {
+            w.WriteStartArray("backupParents");
+            foreach (var b in r.BackupParents)
+            {
+                w.WriteStringValue(b.ToString());
+            }
+
+            w.WriteEndArray();
+        }
+
+        if (zeroServices)
+        {
+            w.WriteStartObject("services");
+            foreach (var s in r.Services)
+            {
+                if (s.HasState && s.State == 0)
+                {
+                    w.WriteStartObject(s.Id);
+                    w.WriteString("state", EnumName(Service.Descriptor, "state", 0));
+                    w.WriteEndObject();
+                }
+            }
+
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
     }
 
@@ -119,7 +261,7 @@ internal static class LegacyNodeJson
     private static void WriteIPv4(Utf8JsonWriter w, NodeRecord r)
     {
         var ipv4 = r.GetExtension<IPv4>(StandardExtensions.IPv4);
-        if (ipv4 is null || ipv4.Interfaces.Count == 0)
+        if (ipv4 is null || (ipv4.Interfaces.Count == 0 && !ipv4.HasHostname))
         {
             return;
         }
@@ -141,6 +283,11 @@ internal static class LegacyNodeJson
                 w.WriteString("iface", iface.Device);
             }
 
+            if (iface.HasMtu)
+            {
+                w.WriteNumber("mtu", iface.Mtu);
+            }
+
             w.WriteEndObject();
             w.WriteStartObject("ip");
             if (iface.HasIp)
@@ -159,6 +306,14 @@ internal static class LegacyNodeJson
         }
 
         w.WriteEndObject();
+        if (ipv4.HasHostname)
+        {
+            // The original's DNSA record: {hostname: {hostname: ...}}.
+            w.WriteStartObject("hostname");
+            w.WriteString("hostname", ipv4.Hostname);
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
     }
 }

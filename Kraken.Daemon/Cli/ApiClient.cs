@@ -49,11 +49,16 @@ internal sealed class ApiClient : IDisposable
         return text;
     }
 
-    /// <summary>Opens a streaming GET (the event stream).</summary>
-    public async Task<HttpResponseMessage> OpenStreamAsync(string path, CancellationToken ct)
+    /// <summary>Opens a streaming GET (the event stream); <paramref name="lastEventId"/> resumes after that event.</summary>
+    public async Task<HttpResponseMessage> OpenStreamAsync(string path, CancellationToken ct, string? lastEventId = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        if (lastEventId is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Last-Event-ID", lastEventId);
+        }
+
         var response = await Send(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

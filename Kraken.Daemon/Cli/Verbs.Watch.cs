@@ -1,5 +1,6 @@
-// "kraken watch": follows the daemon's Server-Sent Events and prints one line per event.
+// "kraken watch": follows the daemon's Server-Sent Events and prints one line per event, resuming across reconnects.
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Text.Json;
 
 namespace Kraken.Daemon.Cli;
@@ -16,34 +17,91 @@ internal sealed partial class Verbs
             throw new CliException($"--count '{countText}' is not a positive number", 2);
         }
 
-        using var response = await client.OpenStreamAsync($"{V1}/events{Query(("--node", "node"), ("--type", "type"), ("--url", "url"), ("--view", "view"))}", ct);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
-        string? type = null;
+        // Server-Sent Events through SseParser. A stream that ends or breaks (the daemon restarts, the connection is
+        // cut, this client fell behind) is opened again with Last-Event-ID, so the daemon sends what was missed, or a
+        // "reset" when it no longer can; only a daemon unreachable for ReconnectFor ends the watch.
+        var path = $"{V1}/events{Query(("--node", "node"), ("--type", "type"), ("--url", "url"), ("--view", "view"))}";
+        string? lastId = null;
         long seen = 0;
-        while (seen < limit && await reader.ReadLineAsync(ct) is { } line)
+        var lostSince = (long?)null;
+        var delay = TimeSpan.Zero;
+        while (true)
         {
-            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            HttpResponseMessage response;
+            try
             {
-                type = line[7..];
+                response = await client.OpenStreamAsync(path, ct, lastId);
             }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            catch (CliException ex) when (lastId is not null && !ct.IsCancellationRequested)
             {
-                var data = line[6..];
-                if (type == "overflow")
+                lostSince ??= TimeProvider.System.GetTimestamp();
+                if (TimeProvider.System.GetElapsedTime(lostSince.Value) > ReconnectFor)
                 {
-                    throw new CliException("the event stream overflowed (this client fell behind); state may have changed unseen");
+                    throw new CliException($"the event stream ended and the daemon did not answer again within {ReconnectFor.TotalSeconds:0} s: {ex.Message}");
                 }
 
-                await stdout.WriteLineAsync(json ? data : Describe(data));
-                await stdout.FlushAsync(ct);
-                seen++;
+                delay = NextDelay(delay);
+                await Task.Delay(delay, TimeProvider.System, ct);
+                continue;
             }
-        }
 
-        if (seen < limit && !ct.IsCancellationRequested)
-        {
-            throw new CliException("the daemon closed the event stream (it is shutting down)");
+            lostSince = null;
+            var progressed = false;
+            using (response)
+            {
+                var parser = SseParser.Create(await response.Content.ReadAsStreamAsync(ct));
+                try
+                {
+                    await foreach (var item in parser.EnumerateAsync(ct))
+                    {
+                        progressed = true;
+                        if (item.EventType == "overflow")
+                        {
+                            // Cut off for falling behind: resume from the last event taken.
+                            break;
+                        }
+
+                        await stdout.WriteLineAsync(json ? item.Data : item.EventType == "reset" ? DescribeReset(item.Data) : Describe(item.Data));
+                        await stdout.FlushAsync(ct);
+                        if (item.EventType != "reset" && ++seen >= limit)
+                        {
+                            return;
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException && !ct.IsCancellationRequested)
+                {
+                    // The connection broke: open it again below.
+                }
+
+                // Also set by the opening comment's id, before any event.
+                lastId = string.IsNullOrEmpty(parser.LastEventId) ? lastId : parser.LastEventId;
+            }
+
+            ct.ThrowIfCancellationRequested();
+            if (lastId is null)
+            {
+                throw new CliException("the daemon closed the event stream before it began");
+            }
+
+            // A stream that gave nothing is not retried in a tight loop.
+            delay = progressed ? TimeSpan.Zero : NextDelay(delay);
+            await Task.Delay(delay, TimeProvider.System, ct);
         }
+    }
+
+    private static TimeSpan NextDelay(TimeSpan delay) =>
+        delay == TimeSpan.Zero ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxReconnectDelay.Ticks));
+
+    /// <summary>How long <c>kraken watch</c> keeps trying to reopen an event stream that ended.</summary>
+    private static readonly TimeSpan ReconnectFor = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(5);
+
+    private static string DescribeReset(string data)
+    {
+        using var doc = JsonDocument.Parse(data);
+        return $"reset: cannot resume after {Str(doc.RootElement, "lastEventId")} ({Str(doc.RootElement, "reason")}); events may have been missed, re-read the state";
     }
 
     private static string Describe(string data)

@@ -15,23 +15,25 @@ internal static class EventEndpoints
     {
         // "= null" on the query parameters: the request delegate generator counts an array parameter as optional
         // only when it has a default, and the OpenAPI document says "required" for the others.
-        v1.MapGet("/events", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node = null, string? url = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type = null, string? view = null) =>
+        v1.MapGet("/events", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node = null, string? url = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type = null, string? view = null, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? lastEventId = null) =>
         {
             var filter = ParseFilter(node, url, type, view);
-            using var subscription = hub.Subscribe(filter);
+            using var subscription = hub.Subscribe(filter, string.IsNullOrEmpty(lastEventId) ? null : lastEventId);
             var response = http.Response;
             response.ContentType = "text/event-stream";
             response.Headers.CacheControl = "no-cache";
             response.Headers["X-Accel-Buffering"] = "no";
 
-            // A comment first: the client knows it is subscribed before it acts.
+            // A comment first (the client knows it is subscribed before it acts), then what a reconnecting client missed.
             await hub.PumpAsync(http, subscription, "SSE", async (e, ct) =>
             {
-                await response.WriteAsync(e.Json.Length == 0 ? ": subscribed\n\n" : $"event: {e.Type}\ndata: {e.Json}\n\n", ct);
+                await response.WriteAsync(Frame(e), ct);
                 await response.Body.FlushAsync(ct);
-            }, notifyOverflow: true, http.RequestAborted, first: s_subscribed);
+            }, notifyOverflow: true, http.RequestAborted, opening: true);
             return Results.Empty;
-        }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc).");
+        }).WithName("Events").WithSummary("Server-Sent Events of state changes and mutation events; filters: node (repeated), url (prefix), type (state|mutation), view (cfg|dsc). Every event has an id; a client reconnecting with Last-Event-ID gets the events it missed from the last Api:EventReplay, or an event \"reset\" when some are gone.")
+          .Produces<string>(StatusCodes.Status200OK, "text/event-stream").ProducesProblem(StatusCodes.Status400BadRequest)
+          .WithMetadata(s_nodes, s_types, ParameterSchemaMetadata.View);
 
         v1.MapGet("/events/ws", async (HttpContext http, EventHub hub, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "node")] string[]? node = null, string? url = null, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "type")] string[]? type = null, string? view = null) =>
         {
@@ -51,11 +53,25 @@ internal static class EventEndpoints
             }
 
             return Results.Empty;
-        }).WithName("EventsWebSocket").WithSummary("The same events as /events, one JSON text message each, over a WebSocket.");
+        }).WithName("EventsWebSocket").WithSummary("The same events as /events, one JSON text message each, over a WebSocket.")
+          .Produces(StatusCodes.Status101SwitchingProtocols).ProducesProblem(StatusCodes.Status400BadRequest)
+          .WithMetadata(s_nodes, s_types, ParameterSchemaMetadata.View);
     }
 
-    /// <summary>The SSE comment a client reads first; sent under the same deadline as the events.</summary>
-    private static readonly DaemonEvent s_subscribed = new("subscribed", string.Empty);
+    /// <summary>
+    /// One event as SSE: <c>event</c>, <c>data</c> and <c>id</c> (the "subscribed" opening is a comment, with the id of
+    /// the position a new client starts at).
+    /// </summary>
+    internal static string Frame(DaemonEvent e) => (e.Type, e.Id) switch
+    {
+        ("subscribed", null) => ": subscribed\n\n",
+        ("subscribed", { } id) => $": subscribed\nid: {id}\n\n",
+        (_, null) => $"event: {e.Type}\ndata: {e.Json}\n\n",
+        (_, { } id) => $"event: {e.Type}\ndata: {e.Json}\nid: {id}\n\n",
+    };
+
+    private static readonly ParameterSchemaMetadata s_nodes = new("node", "uuid");
+    private static readonly ParameterSchemaMetadata s_types = new("type", null, "state", "mutation");
 
     private static EventFilter ParseFilter(string[]? nodes, string? url, string[]? types, string? view)
     {

@@ -36,9 +36,10 @@ public sealed partial class EventHub
     /// because it stopped reading) is disconnected and counted, so a stalled client holds neither a connection nor
     /// more than its bounded buffer of events. <paramref name="transport"/> names the stream in the log;
     /// <paramref name="notifyOverflow"/> sends an "overflow" event before ending a client that fell behind;
-    /// <paramref name="first"/> goes out before any event (SSE's "subscribed" comment).
+    /// <paramref name="opening"/> sends the subscription's <see cref="Subscription.Opening"/> (its position, or what a
+    /// reconnecting client missed) before the live events; transports that cannot resume leave it out.
     /// </summary>
-    internal async Task<PumpEnd> PumpAsync(HttpContext http, Subscription subscription, string transport, Func<DaemonEvent, CancellationToken, Task> send, bool notifyOverflow, CancellationToken cancellationToken, DaemonEvent? first = null)
+    internal async Task<PumpEnd> PumpAsync(HttpContext http, Subscription subscription, string transport, Func<DaemonEvent, CancellationToken, Task> send, bool notifyOverflow, CancellationToken cancellationToken, bool opening = false)
     {
         // One deadline per stream, armed around each send by a timer. The source is never reset: TryReset would also
         // drop its registrations (the linked token and the abort below), after which a missed deadline cancels nothing.
@@ -53,9 +54,12 @@ public sealed partial class EventHub
         {
             try
             {
-                if (first is { } f)
+                if (opening)
                 {
-                    await SendAsync(f).ConfigureAwait(false);
+                    foreach (var e in subscription.Opening())
+                    {
+                        await SendAsync(e).ConfigureAwait(false);
+                    }
                 }
 
                 await foreach (var e in subscription.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))

@@ -24,14 +24,19 @@ public sealed record EventFilter(IReadOnlySet<NodeId> Nodes, string? UrlPrefix, 
         Mutations && (Nodes.Count == 0 || Nodes.Contains(e.Node));
 }
 
-/// <summary>One serialized event: its type ("state", "mutation" or "overflow") and its JSON.</summary>
-public readonly record struct DaemonEvent(string Type, string Json);
+/// <summary>
+/// One serialized event: its type ("state", "mutation", "reset", "overflow", or "subscribed" for the SSE opening), its
+/// JSON, and its id (<see cref="EventHub.EventId"/>) where it has one: overflow has none, so a client cut off keeps
+/// the id of the last event it was given and can resume from there.
+/// </summary>
+public readonly record struct DaemonEvent(string Type, string Json, string? Id = null);
 
 /// <summary>
 /// One observer on the store and one handler on the reconcile engine feed every client's channel. The
-/// callbacks run under the store's write lock or on the engine's executor, so they only serialize and
-/// TryWrite; a client whose buffer is full is cut off with an "overflow" event (it must re-read state), and a
-/// client that does not take a write within <c>Api:EventWriteTimeout</c> is disconnected (see PumpAsync).
+/// callbacks run under the store's write lock or on the engine's executor, so they only number, record, serialize
+/// and TryWrite; a client whose buffer is full is cut off with an "overflow" event (it may resume from its last id,
+/// see EventHub.Replay.cs), and a client that does not take a write within <c>Api:EventWriteTimeout</c> is
+/// disconnected (see PumpAsync).
 /// </summary>
 public sealed partial class EventHub : IStateObserver, IDisposable
 {
@@ -39,9 +44,13 @@ public sealed partial class EventHub : IStateObserver, IDisposable
     private readonly int _buffer;
     private readonly TimeSpan _writeTimeout;
     private readonly ILogger<EventHub> _logger;
+
+    // Numbering, recording and delivery happen under this lock, so every client sees ids in increasing order and a
+    // subscription starts at an exact place in the sequence. Nothing under it waits: TryWrite never blocks.
     private readonly Lock _lock = new();
     private readonly IDisposable _subscription;
     private Client[] _clients = [];
+    private bool _stopping;
     private long _droppedOverflow;
     private long _droppedDeadline;
 
@@ -52,6 +61,8 @@ public sealed partial class EventHub : IStateObserver, IDisposable
         _logger = logger;
         _buffer = daemon.Options.Api.EventBuffer;
         _writeTimeout = daemon.Options.Api.EventWriteTimeout;
+        _ring = new Recorded[daemon.Options.Api.EventReplay];
+        _run = NewRunId();
         _subscription = daemon.Store.Subscribe(this);
         daemon.MutationEvent += OnMutation;
 
@@ -67,36 +78,36 @@ public sealed partial class EventHub : IStateObserver, IDisposable
     /// <summary>Clients disconnected because a write to them outlasted Api:EventWriteTimeout (reason="deadline").</summary>
     public long DroppedDeadline => Interlocked.Read(ref _droppedDeadline);
 
-    /// <summary>Adds a client; dispose the returned handle to leave.</summary>
-    public Subscription Subscribe(EventFilter filter)
+    /// <summary>
+    /// Adds a client; dispose the returned handle to leave. With <paramref name="lastEventId"/> (a reconnecting
+    /// client's <c>Last-Event-ID</c>), the subscription's <see cref="Subscription.Opening"/> holds the recorded events
+    /// after it that match the filter, or a reset event when they are no longer all recorded.
+    /// </summary>
+    public Subscription Subscribe(EventFilter filter, string? lastEventId = null)
     {
         var client = new Client(filter, Channel.CreateBounded<DaemonEvent>(new BoundedChannelOptions(_buffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait }));
         lock (_lock)
         {
+            // Under the lock: no event falls between what is replayed and what the channel receives.
+            var start = Resume(lastEventId);
             _clients = [.. _clients, client];
-        }
+            if (_stopping)
+            {
+                // Shutdown has begun: the stream ends after its opening, so it holds no request open.
+                client.Channel.Writer.TryComplete();
+            }
 
-        return new Subscription(this, client);
+            return new Subscription(this, client, start);
+        }
     }
 
     public void OnChanges(ReadOnlySpan<StateChange> changes)
     {
-        var clients = Volatile.Read(ref _clients);
-        if (clients.Length == 0)
+        lock (_lock)
         {
-            return;
-        }
-
-        foreach (var c in changes)
-        {
-            string? json = null;
-            foreach (var client in clients)
+            foreach (var c in changes)
             {
-                if (client.Filter.Matches(c))
-                {
-                    json ??= Serialize(c);
-                    Deliver(client, new DaemonEvent("state", json));
-                }
+                Publish(c, new Recorded(c), "state", static (f, x) => f.Matches(x), static x => Serialize(x));
             }
         }
     }
@@ -110,21 +121,40 @@ public sealed partial class EventHub : IStateObserver, IDisposable
 
     private void CompleteAll()
     {
-        foreach (var c in Volatile.Read(ref _clients))
+        lock (_lock)
         {
-            c.Channel.Writer.TryComplete();
+            _stopping = true;
+            foreach (var c in _clients)
+            {
+                c.Channel.Writer.TryComplete();
+            }
         }
     }
 
     private void OnMutation(MutationEvent e)
     {
-        string? json = null;
-        foreach (var client in Volatile.Read(ref _clients))
+        lock (_lock)
         {
-            if (client.Filter.Matches(e))
+            Publish(e, new Recorded(e), "mutation", static (f, x) => f.Matches(x), static x => Serialize(x));
+        }
+    }
+
+    /// <summary>
+    /// Numbers and records one event, then gives it to every client whose filter wants it, serialized once (under
+    /// the lock; the delegates are static, so this allocates only the JSON and the id, and only for a taker).
+    /// </summary>
+    private void Publish<T>(in T e, in Recorded recorded, string type, Func<EventFilter, T, bool> matches, Func<T, string> serialize)
+    {
+        var seq = Record(recorded);
+        string? json = null;
+        string? id = null;
+        foreach (var client in _clients)
+        {
+            if (matches(client.Filter, e))
             {
-                json ??= Serialize(e);
-                Deliver(client, new DaemonEvent("mutation", json));
+                json ??= serialize(e);
+                id ??= EventId(seq);
+                Deliver(client, new DaemonEvent(type, json, id));
             }
         }
     }
@@ -209,19 +239,31 @@ public sealed partial class EventHub : IStateObserver, IDisposable
         public volatile bool Overflowed;
     }
 
-    /// <summary>A client's place in the hub: read <see cref="Reader"/>; it completes with an error on overflow.</summary>
+    /// <summary>
+    /// A client's place in the hub: send <see cref="Opening"/> first, then read <see cref="Reader"/>; it completes
+    /// with an error on overflow.
+    /// </summary>
     public sealed class Subscription : IDisposable
     {
         private readonly EventHub _hub;
         private readonly Client _client;
+        private readonly Start _start;
 
-        internal Subscription(EventHub hub, Client client)
+        internal Subscription(EventHub hub, Client client, Start start)
         {
             _hub = hub;
             _client = client;
+            _start = start;
         }
 
         public ChannelReader<DaemonEvent> Reader => _client.Channel.Reader;
+
+        /// <summary>
+        /// What goes out before the live events: for a new client its position (an SSE comment with an id, so a
+        /// client that saw no event yet still resumes from here); for a reconnecting one the events it missed, or a
+        /// reset when some are gone.
+        /// </summary>
+        public IEnumerable<DaemonEvent> Opening() => _hub.Opening(_start, _client.Filter);
 
         public bool Overflowed => _client.Overflowed;
 

@@ -98,7 +98,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DaemonJsonContext.Default));
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi(ApiDocument.Name, ApiDocument.Configure);
+        builder.Services.AddKrakenApiDocument();
         builder.Services.AddBuiltInModules();
         configureServices?.Invoke(builder.Services);
 

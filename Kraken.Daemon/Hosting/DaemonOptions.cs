@@ -30,6 +30,13 @@ public sealed class ApiOptions
     public int EventBuffer { get; set; } = 1024;
 
     /// <summary>
+    /// Recent events the event stream keeps, so that a client reconnecting with <c>Last-Event-ID</c> gets what it
+    /// missed; an id older than these is answered with a <c>reset</c> event. Keep it above <see cref="EventBuffer"/>,
+    /// so a client cut off for falling behind can still resume. 0 keeps none.
+    /// </summary>
+    public int EventReplay { get; set; } = 4096;
+
+    /// <summary>
     /// Exports and whole node lists written at once; more are refused with 503 and Retry-After. Each streams, but
     /// holds a snapshot of the view until its client has read it.
     /// </summary>
@@ -228,6 +235,11 @@ public sealed class DaemonOptions
         if (api.EventBuffer is < 16 or > 1_000_000)
         {
             throw new DaemonConfigException("Api:EventBuffer", $"{api.EventBuffer} is outside 16..1000000");
+        }
+
+        if (api.EventReplay is < 0 or > 1_000_000)
+        {
+            throw new DaemonConfigException("Api:EventReplay", $"{api.EventReplay} is outside 0..1000000");
         }
 
         if (api.MaxConcurrentExports is < 1 or > 256)

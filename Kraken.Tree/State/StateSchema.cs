@@ -471,10 +471,11 @@ public sealed class StateSchema
     }
 
     /// <summary>The fields of a message that URLs can name (a service's id is its key, not a field).</summary>
-    internal static IEnumerable<FieldDescriptor> AddressableFields(MessageDescriptor message, bool isService) =>
+    public static IEnumerable<FieldDescriptor> AddressableFields(MessageDescriptor message, bool isService) =>
         message.Fields.InFieldNumberOrder().Where(f => !(isService && f.FieldNumber == Service.IdFieldNumber));
 
-    internal static StateValueType? LeafType(FieldDescriptor field)
+    /// <summary>What a scalar field holds as a state value (its kind, enum, limits and text rule), or null for a message or map.</summary>
+    public static StateValueType? LeafType(FieldDescriptor field)
     {
         var options = field.GetOptions();
         var format = options?.GetExtension(OptionsExtensions.Format) ?? ValueFormat.FormatPlain;

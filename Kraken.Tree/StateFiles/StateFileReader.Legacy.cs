@@ -53,8 +53,57 @@ public sealed partial class StateFileReader
                         _ => null,
                     });
                     break;
+                case NodeEntryType:
+                    ReadExactly(context, () => ReadNodeEntry(context, ext));
+                    break;
                 default:
+                    if (_schema.Extensions.FirstOrDefault(e => e.Descriptor.FullName == typeName) is { } info)
+                    {
+                        // One of ours by its message name: the fields the original's messages cannot carry.
+                        ReadExactly(context, () => ReadMessage(context, _schema.ExtensionUrl(info.Index), ext, typed: true));
+                        break;
+                    }
+
                     _warnings.Add($"nodes[{context.Index}] ({context.Id}): extension {typeUrl} has no counterpart here and was ignored");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The "@type" of the entry in which the original's node JSON, as this daemon writes it, carries the values the
+    /// original could not express: backup parents and enum values set to their zero (which the original read as unset).
+    /// </summary>
+    public const string NodeEntryType = "kraken.Node";
+
+    /// <summary>Reads typed entries as our own format: a zero enum there is a value, not the original's "don't care".</summary>
+    private static void ReadExactly(NodeContext context, Action read)
+    {
+        var legacy = context.Legacy;
+        context.Legacy = false;
+        try
+        {
+            read();
+        }
+        finally
+        {
+            context.Legacy = legacy;
+        }
+    }
+
+    private void ReadNodeEntry(NodeContext context, JsonElement entry)
+    {
+        foreach (var p in entry.EnumerateObject())
+        {
+            switch (Normalize(p.Name))
+            {
+                case "@type":
+                    break;
+                case "runstate" or "physstate" or "backupparents" or "services":
+                    ReadNodeProperty(context, p);
+                    break;
+                default:
+                    Error(context.Index, context.Id, $"{StateSchema.LegacyTypePrefix}/{NodeEntryType}", $"unknown field \"{p.Name}\"; valid: runState, physState, backupParents, services");
                     break;
             }
         }

@@ -371,8 +371,11 @@ public sealed partial class StateFileReader
         }
     }
 
-    /// <summary>Reads a JSON object into the fields below a container URL, by field JSON or proto name.</summary>
-    private void ReadMessage(NodeContext context, StateUrl container, JsonElement value)
+    /// <summary>
+    /// Reads a JSON object into the fields below a container URL, by field JSON or proto name; a
+    /// <paramref name="typed"/> object (an entry of the original's "extensions" list) also has "@type".
+    /// </summary>
+    private void ReadMessage(NodeContext context, StateUrl container, JsonElement value, bool typed = false)
     {
         if (value.ValueKind != JsonValueKind.Object)
         {
@@ -383,6 +386,11 @@ public sealed partial class StateFileReader
         var descriptor = container.Message!;
         foreach (var property in value.EnumerateObject())
         {
+            if (typed && property.Name == "@type")
+            {
+                continue;
+            }
+
             var field = FindField(descriptor, property.Name, container.Kind == UrlKind.Service);
             if (field is null)
             {
@@ -470,7 +478,8 @@ public sealed partial class StateFileReader
 
         public NodeId Id { get; } = id;
 
-        public bool Legacy { get; } = legacy;
+        /// <summary>Read as the original's JSON: a zero enum means "don't care" (unset).</summary>
+        public bool Legacy { get; set; } = legacy;
 
         public void Set(StateUrl url, StateValue value)
         {

@@ -195,9 +195,32 @@ public static class StateFileWriter
         _ => null,
     };
 
+    /// <summary>
+    /// True when an extension message holds any value a state file would write (the original's node JSON writes an
+    /// extension it cannot express in its own messages with these fields).
+    /// </summary>
+    public static bool HasExtensionValues(IMessage extension) => HasValues(extension, isService: false);
+
+    /// <summary>
+    /// The fields of an extension message as a state file writes them, as properties of the JSON object being
+    /// written: the original's node JSON carries them in an entry of its "extensions" list, after "@type".
+    /// </summary>
+    public static void WriteExtensionFields(Utf8JsonWriter writer, IMessage extension)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(extension);
+        WriteFields(writer, extension, isService: false);
+    }
+
     private static void WriteMessage(Utf8JsonWriter writer, IMessage message, bool isService)
     {
         writer.WriteStartObject();
+        WriteFields(writer, message, isService);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteFields(Utf8JsonWriter writer, IMessage message, bool isService)
+    {
         foreach (var field in StateSchema.AddressableFields(message.Descriptor, isService))
         {
             if (field.IsMap)
@@ -253,8 +276,6 @@ public static class StateFileWriter
                 }
             }
         }
-
-        writer.WriteEndObject();
     }
 
     private static void WriteScalar(Utf8JsonWriter writer, StateValue v)
