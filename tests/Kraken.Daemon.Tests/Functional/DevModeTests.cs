@@ -104,7 +104,7 @@ public sealed partial class DevModeTests : IDisposable
         Assert.Contains("--dev-dir goes with --dev", output, StringComparison.Ordinal);
         (code, output) = Kraken(null, _dir, "serve", "--dev", "--dev-dir");
         Assert.Equal(2, code);
-        Assert.Contains("--dev-dir needs a directory", output, StringComparison.Ordinal);
+        Assert.Contains("--dev-dir needs a value", output, StringComparison.Ordinal);
     }
 
     private (Process Process, string Log) Start(string[] args, IReadOnlyDictionary<string, string>? environment, string workingDirectory)
