@@ -1,7 +1,7 @@
 // "kraken init --role root|tier1|leaf [--dir DIR]": a configuration that starts, with its own token and join secret.
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Kraken.Daemon.Hosting;
 using Kraken.Tree.State;
 
 namespace Kraken.Daemon.Cli;
@@ -23,8 +23,8 @@ internal static class Init
     /// <summary>Where a root's Cfg database goes without --dir.</summary>
     public const string DefaultStoreDirectory = "/var/lib/kraken";
 
-    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private const UnixFileMode PrivateDirectory = Private | UnixFileMode.UserExecute;
+    private const UnixFileMode Private = SecretFiles.Private;
+    private const UnixFileMode PrivateDirectory = SecretFiles.PrivateDirectory;
     private const UnixFileMode Readable = Private | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     private const UnixFileMode OpenDirectory = Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
@@ -76,9 +76,9 @@ internal static class Init
             }
 
             // CreateNew: a file that appeared since the check above is not overwritten either.
-            Write(files.Token, Secret(), Private);
-            Write(files.JoinSecret, Secret(), Private);
-            Write(files.Config, config, Readable);
+            SecretFiles.CreateNew(files.Token, SecretFiles.NewSecret() + "\n", Private);
+            SecretFiles.CreateNew(files.JoinSecret, SecretFiles.NewSecret() + "\n", Private);
+            SecretFiles.CreateNew(files.Config, config, Readable);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -156,9 +156,6 @@ internal static class Init
     private static bool IsHostPort(string text) =>
         text.LastIndexOf(':') is var colon and > 0 && ushort.TryParse(text.AsSpan(colon + 1), out var port) && port > 0;
 
-    /// <summary>256 random bits, base64url: the token and the join secret.</summary>
-    private static string Secret() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\n";
-
     /// <summary>Creates a directory (and its parents) with <paramref name="mode"/>; one that exists is left as it is.</summary>
     private static void MakeDirectory(string path, UnixFileMode mode)
     {
@@ -170,18 +167,6 @@ internal static class Init
         {
             Directory.CreateDirectory(path, mode);
         }
-    }
-
-    private static void Write(string path, string text, UnixFileMode mode)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = mode;
-        }
-
-        using var writer = new StreamWriter(path, options);
-        writer.Write(text);
     }
 
     private sealed record InitFiles(string Directory, string StoreDirectory)

@@ -1,6 +1,5 @@
 // kraken serve --dev: a throw-away root on loopback with the example cluster, simulated power and a generated token.
 using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -28,8 +27,7 @@ internal static class DevMode
     /// <summary>The example cluster (examples/cluster-3tier.json), built into the executable.</summary>
     private const string ClusterResource = "Kraken.Daemon.cluster-3tier.json";
 
-    private const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode PrivateDirectory = SecretFiles.PrivateDirectory;
 
     /// <summary>Runs the dev root until SIGTERM/SIGINT; the exit code (2 for a bad directory or configuration).</summary>
     public static async Task<int> ServeAsync(string? keptDirectory, string[] overrides, TextWriter stdout, TextWriter stderr)
@@ -94,8 +92,8 @@ internal static class DevMode
         var secretFile = Path.Combine(directory, SecretFile);
         var clusterFile = Path.Combine(directory, ClusterFile);
         var configFile = Path.Combine(directory, ConfigFile);
-        WriteNew(tokenFile, RandomSecret() + "\n");
-        WriteNew(secretFile, RandomSecret() + "\n");
+        WriteNew(tokenFile, SecretFiles.NewSecret() + "\n");
+        WriteNew(secretFile, SecretFiles.NewSecret() + "\n");
         var cluster = SimulatedCluster(EmbeddedCluster(), out var rootId, out var nodes);
         WriteNew(clusterFile, cluster);
         WriteNew(configFile, Configuration(directory, rootId, tokenFile, secretFile, clusterFile));
@@ -188,25 +186,13 @@ internal static class DevMode
         $"PXE off; files in {root.Directory} ({(kept ? "kept" : "removed at exit")}). The root powers its children on; " +
         "their join and everything below them stay pending, as no machine runs their daemons (docs/daemon.md, \"Dev mode\").";
 
-    /// <summary>32 random bytes, base64url: a token or join secret nobody has to type.</summary>
-    private static string RandomSecret() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
     /// <summary>Creates <paramref name="path"/> (mode 0600) with <paramref name="content"/>; an existing file is kept.</summary>
     private static void WriteNew(string path, string content)
     {
-        if (File.Exists(path))
+        if (!File.Exists(path))
         {
-            return;
+            SecretFiles.CreateNew(path, content, SecretFiles.Private);
         }
-
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = PrivateFile;
-        }
-
-        using var file = new FileStream(path, options);
-        file.Write(Encoding.UTF8.GetBytes(content));
     }
 
     /// <summary>

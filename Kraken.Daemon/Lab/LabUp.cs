@@ -6,6 +6,7 @@ using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Kraken.Daemon.Cli;
+using Kraken.Daemon.Hosting;
 
 namespace Kraken.Daemon.Lab;
 
@@ -263,8 +264,6 @@ internal sealed class LabUp
         return Path.GetFileNameWithoutExtension(exe) == "dotnet" && File.Exists(dll) ? [exe, dll] : [exe];
     }
 
-    private static string Secret(int bytes) => Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
     /// <summary>A password of letters and digits (IPMI 1.5 allows 16 bytes, and ipmi_sim's configuration has no escapes).</summary>
     private static string BmcPassword() =>
         RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 16);
@@ -314,8 +313,8 @@ internal sealed class LabUp
         const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         const UnixFileMode Directory = Executable | UnixFileMode.UserWrite;
 
-        WriteFile(_paths.ApiToken, Secret(32) + "\n", Private);
-        WriteFile(_paths.JoinSecret, Secret(32) + "\n", Private);
+        WriteFile(_paths.ApiToken, SecretFiles.NewSecret(32) + "\n", Private);
+        WriteFile(_paths.JoinSecret, SecretFiles.NewSecret(32) + "\n", Private);
         var password = BmcPassword();
         MakeDirectory(_paths.Credentials, PrivateDirectory);
         WriteFile(_paths.BmcCredential, password + "\n", Private);

@@ -287,9 +287,14 @@ internal sealed partial class ScenarioRunner
         var count = 0;
         for (var i = 1; i <= t.Count; i++)
         {
-            if (cluster.Root.IsInSync(i) || ++count > Listed)
+            if (cluster.Root.IsInSync(i))
             {
                 continue;
+            }
+
+            if (++count > Listed)
+            {
+                continue; // counted, not listed
             }
 
             var id = t.Ids[i];

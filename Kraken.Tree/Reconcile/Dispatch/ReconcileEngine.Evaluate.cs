@@ -19,6 +19,7 @@ public sealed partial class ReconcileEngine
             return;
         }
 
+        _graceEnds ??= _time.GetUtcNow() + _options.RestartGrace;
         if (!_runs.TryGetValue(id, out var run))
         {
             _runs[id] = run = new NodeRun(id);
@@ -70,8 +71,7 @@ public sealed partial class ReconcileEngine
     private bool Holds(NodeRun run, NodeRecord cfg, NodeRecord dsc)
     {
         var now = _time.GetUtcNow();
-        _graceEnds ??= now + _options.RestartGrace;
-        if (run.Acted || now >= _graceEnds || _options.HoldDuringGrace is not { } hold || !hold(cfg, dsc))
+        if (run.Acted || now >= _graceEnds!.Value || _options.HoldDuringGrace is not { } hold || !hold(cfg, dsc))
         {
             return false;
         }

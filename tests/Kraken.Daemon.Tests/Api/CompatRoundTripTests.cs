@@ -21,7 +21,7 @@ public sealed class CompatRoundTripTests : RootDaemonTestBase
          "services": [{"id": "pxe", "module": "github.com/hpc/kraken/modules/pxe", "state": "RUN"}],
          "extensions": [{"vmName": "kr1", "apiServer": "vbm", "@type": "type.googleapis.com/VBox.VirtualMachine"},
            {"ifaces": {"kraken": {"eth": {"mac": "aa:bb:cc:00:11:01", "iface": "eth0", "mtu": 9000},
-            "ip": {"ip": "10.11.12.11", "subnet": "255.255.255.0"}}}, "hostname": {"hostname": "kr1"},
+            "ip": {"ip": "198.18.12.11", "subnet": "255.255.255.0"}}}, "hostname": {"hostname": "kr1"},
             "@type": "type.googleapis.com/IPv4.IPv4OverEthernet"},
            {"@type": "type.googleapis.com/PXE.Client", "method": "IPXE", "state": "WAIT"}]}
         """;
@@ -37,9 +37,9 @@ public sealed class CompatRoundTripTests : RootDaemonTestBase
         {"id": "{{{{{Native}}}}}", "nodename": "n-native", "physState": "PHYS_UNKNOWN", "runState": "SYNC", "parentId": "{{{{{TestDaemon.RootId}}}}}",
          "backupParents": ["{{{{{TestDaemon.T1a}}}}}"],
          "extensions": {
-           "IPv4": {"interfaces": {"kraken": {"device": "eth0", "mac": "aa:bb:cc:00:22:01", "ip": "10.11.13.5", "prefix": 24, "gateway": "10.11.13.1", "mtu": 1500}}, "hostname": "n-native"},
+           "IPv4": {"interfaces": {"kraken": {"device": "eth0", "mac": "aa:bb:cc:00:22:01", "ip": "198.18.13.5", "prefix": 24, "gateway": "198.18.13.1", "mtu": 1500}}, "hostname": "n-native"},
            "Pxe": {"method": "PXE", "state": "NONE"},
-           "Power": {"driver": "ipmi", "address": "10.11.14.5", "port": 623, "user": "admin", "credential": "bmc-default", "system": "n-native"}},
+           "Power": {"driver": "ipmi", "address": "198.18.14.5", "port": 623, "user": "admin", "credential": "bmc-default", "system": "n-native"}},
          "services": {"pxe": {"state": "UNKNOWN"}, "dhcp": {"state": "RUN"}}}
         """;
 
@@ -47,8 +47,8 @@ public sealed class CompatRoundTripTests : RootDaemonTestBase
     public async Task Get_then_put_of_the_originals_node_json_keeps_every_value()
     {
         Assert.Equal(HttpStatusCode.OK, (await D.Authorized.PostAsync("/cfg/node", Json(VboxNode))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await D.Authorized.PostAsync("/cfg/node", Json(PowerNode(Powerman, "pm1", "Powerman.Control", "aa:bb:cc:00:11:02", "10.12.0.2")))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await D.Authorized.PostAsync("/cfg/node", Json(PowerNode(PowerApi, "pa1", "PowerAPI.Node", "aa:bb:cc:00:11:03", "10.12.0.3")))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await D.Authorized.PostAsync("/cfg/node", Json(PowerNode(Powerman, "pm1", "Powerman.Control", "aa:bb:cc:00:11:02", "198.18.20.2")))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await D.Authorized.PostAsync("/cfg/node", Json(PowerNode(PowerApi, "pa1", "PowerAPI.Node", "aa:bb:cc:00:11:03", "198.18.20.3")))).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await D.Authorized.PostAsync("/api/v1/cfg/nodes", Json(NativeNode))).StatusCode);
 
         foreach (var id in new[] { Vbox, Powerman, PowerApi, Native, TestDaemon.T1a, TestDaemon.N101 })
@@ -81,7 +81,7 @@ public sealed class CompatRoundTripTests : RootDaemonTestBase
         // ... and entries of our own messages the rest.
         var native = Extensions(await D.Http.GetStringAsync($"/cfg/node/{Native}"));
         Assert.Equal(623, native["kraken.ext.Power"].GetProperty("port").GetInt32());
-        Assert.Equal("10.11.13.1", native["kraken.ext.IPv4"].GetProperty("interfaces").GetProperty("kraken").GetProperty("gateway").GetString());
+        Assert.Equal("198.18.13.1", native["kraken.ext.IPv4"].GetProperty("interfaces").GetProperty("kraken").GetProperty("gateway").GetString());
         Assert.Equal("PXE", native["kraken.ext.Pxe"].GetProperty("method").GetString());
         var node = native["kraken.Node"];
         Assert.Equal("PHYS_UNKNOWN", node.GetProperty("physState").GetString());
